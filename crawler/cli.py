@@ -1,0 +1,355 @@
+"""The `crawl` command: argparse -> Config -> crawl(); signals; exceptions -> ExitCode.
+
+Usage errors name the option and exit 2. The first Ctrl-C (or SIGTERM) stops admitting work and
+lets the crawl save its state (exit 130); a second one exits at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from . import __version__
+from .config import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_PARSERS,
+    DEFAULT_PER_HOST,
+    DEFAULT_RETRIES,
+    DEFAULT_THREADS,
+    DEFAULT_TIMEOUT,
+    DEFAULT_USER_AGENT,
+    SCOPES,
+    Config,
+)
+from .errors import ExitCode, SeedError, UsageError
+
+logger = logging.getLogger("crawler")
+
+
+def _int_at_least(low: int):  # type: ignore[no-untyped-def]
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return convert
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    return value
+
+
+def _regex(text: str) -> str:
+    import re
+
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"invalid regular expression {text!r}: {exc}") from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; every option here is documented in README.md (a test checks)."""
+    p = argparse.ArgumentParser(
+        prog="crawl",
+        description="Crawl the web from the URLs in SEEDS (one a line, - for stdin).",
+        epilog="Exit codes: 0 finished, 1 internal error, 2 usage or input error, 130 interrupted.",
+    )
+    p.add_argument("seeds", nargs="?", metavar="SEEDS", help="file of seed URLs, or - for stdin")
+    p.add_argument(
+        "--threads",
+        type=_int_at_least(1),
+        default=DEFAULT_THREADS,
+        help=f"fetcher threads (default {DEFAULT_THREADS})",
+    )
+    p.add_argument(
+        "--parsers",
+        type=_int_at_least(1),
+        default=DEFAULT_PARSERS,
+        help=f"parser processes (default min(4, CPUs) = {DEFAULT_PARSERS})",
+    )
+    p.add_argument(
+        "--per-host",
+        type=_int_at_least(1),
+        default=DEFAULT_PER_HOST,
+        help=f"concurrent requests to one host at most (default {DEFAULT_PER_HOST})",
+    )
+    p.add_argument(
+        "--depth",
+        type=_int_at_least(0),
+        default=None,
+        help="link depth from a seed at most (seed = 0; default unlimited)",
+    )
+    p.add_argument(
+        "--max-pages",
+        type=_int_at_least(1),
+        default=None,
+        help="stop admitting URLs after N (default unlimited)",
+    )
+    p.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default="host",
+        help="follow links to the seed's host (default), registered domain, or any",
+    )
+    p.add_argument(
+        "--allow",
+        type=_regex,
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="follow only links matching one of these (repeatable)",
+    )
+    p.add_argument(
+        "--deny",
+        type=_regex,
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="never follow links matching this (repeatable)",
+    )
+    p.add_argument(
+        "--delay",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="least time between two requests to one host (default 0)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"connect and read timeout (default {DEFAULT_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--max-bytes",
+        type=_int_at_least(1),
+        default=DEFAULT_MAX_BYTES,
+        metavar="N",
+        help=f"largest body kept (default {DEFAULT_MAX_BYTES})",
+    )
+    p.add_argument(
+        "--retries",
+        type=_int_at_least(0),
+        default=DEFAULT_RETRIES,
+        help=f"retries of transient failures (default {DEFAULT_RETRIES})",
+    )
+    p.add_argument(
+        "--max-redirects",
+        type=_int_at_least(0),
+        default=DEFAULT_MAX_REDIRECTS,
+        help=f"redirect hops followed at most (default {DEFAULT_MAX_REDIRECTS})",
+    )
+    p.add_argument(
+        "--user-agent",
+        default=DEFAULT_USER_AGENT,
+        metavar="STRING",
+        help="User-Agent sent and matched against robots.txt",
+    )
+    p.add_argument("--ignore-robots", action="store_true", help="do not fetch or obey robots.txt")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=Path("output"),
+        metavar="DIR",
+        help="where everything is written (default output/)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue the crawl whose state is in DIR")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve the bundled demo site on 127.0.0.1 and 127.0.0.2 and crawl it",
+    )
+    noise = p.add_mutually_exclusive_group()
+    noise.add_argument("--quiet", "-q", action="store_true", help="no progress bar, errors only")
+    noise.add_argument("--verbose", "-v", action="store_true", help="log more on stderr")
+    p.add_argument("--version", action="version", version=f"crawl {__version__}")
+    return p
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """Config from parsed arguments; ValueError names the option."""
+    return Config(
+        output=args.output,
+        threads=args.threads,
+        parsers=args.parsers,
+        per_host=args.per_host,
+        depth=args.depth,
+        max_pages=args.max_pages,
+        scope=args.scope,
+        allow=tuple(args.allow),
+        deny=tuple(args.deny),
+        delay=args.delay,
+        timeout=args.timeout,
+        max_bytes=args.max_bytes,
+        retries=args.retries,
+        max_redirects=args.max_redirects,
+        user_agent=args.user_agent,
+        ignore_robots=args.ignore_robots,
+        resume=args.resume,
+        quiet=args.quiet,
+        verbose=args.verbose,
+    )
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines written through tqdm so they do not tear the progress bar."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+@contextmanager
+def _signals(stop: threading.Event, stderr: TextIO) -> Iterator[None]:
+    """First SIGINT/SIGTERM sets `stop`; a second one exits at once with 130."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os._exit(ExitCode.INTERRUPTED)
+        stop.set()
+        print("\ncrawl: stopping; saving state (again to quit at once)", file=stderr, flush=True)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> int:
+    """Run the command; returns the exit code."""
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage error or --help
+        return int(exc.code or 0)
+    if args.demo and args.seeds:
+        parser.print_usage(stderr)
+        print("crawl: error: --demo: takes no SEEDS file", file=stderr)
+        return ExitCode.USAGE
+    if not args.demo and not args.seeds:
+        parser.print_usage(stderr)
+        print("crawl: error: SEEDS: a seeds file (or - for stdin) is required", file=stderr)
+        return ExitCode.USAGE
+    try:
+        config = build_config(args)
+    except ValueError as exc:
+        parser.print_usage(stderr)
+        print(f"crawl: error: {exc}", file=stderr)
+        return ExitCode.USAGE
+
+    handler = _TqdmHandler(stderr)
+    handler.setFormatter(logging.Formatter("crawl: %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(
+        logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    )
+    try:
+        return _run(args, config, stderr)
+    except UsageError as exc:
+        print(f"crawl: error: {exc}", file=stderr)
+        return ExitCode.USAGE
+    except Exception:
+        logger.critical("internal error", exc_info=True)
+        return ExitCode.INTERNAL_ERROR
+    finally:
+        logger.removeHandler(handler)
+
+
+def _run(args: argparse.Namespace, config: Config, stderr: TextIO) -> int:
+    from .engine import crawl
+    from .progress import Progress, summary_line
+    from .seeds import read_seeds
+
+    site = None
+    if args.demo:
+        from .sitegen import demo_site
+
+        site = demo_site()
+        seeds_urls: tuple[str, ...] = tuple(site.seed_urls())
+        bad: tuple[str, ...] = ()
+        print(f"crawl: demo site serving {', '.join(seeds_urls)}", file=stderr)
+    else:
+        try:
+            seeds = read_seeds(args.seeds)
+        except SeedError as exc:
+            for line in exc.bad:
+                print(f"crawl: {line}", file=stderr)
+            raise
+        for line in seeds.bad:
+            print(f"crawl: warning: bad seed skipped: {line}", file=stderr)
+        seeds_urls, bad = seeds.urls, tuple(str(b) for b in seeds.bad)
+    try:
+        config.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--output: cannot create {config.output}: {exc.strerror}") from exc
+    if config.resume and not (config.output / "crawl.jsonl").exists():
+        raise UsageError(f"--resume: no earlier crawl in {config.output}")
+
+    stop = threading.Event()
+    progress = Progress(stderr, enabled=not args.quiet and stderr.isatty())
+    try:
+        with _signals(stop, stderr):
+            summary = crawl(config, seeds_urls, stop=stop, progress=progress, bad_seeds=bad)
+    finally:
+        if site is not None:
+            site.close()
+    if not args.quiet:
+        print(
+            summary_line(summary.pages, summary.error_count, summary.bytes, summary.seconds),
+            file=stderr,
+        )
+    if summary.exit_reason == "interrupted":
+        print(f"crawl: interrupted; continue with --resume --output {config.output}", file=stderr)
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK
+
+
+def entry_point() -> None:
+    """The `crawl` console script and the frozen executable."""
+    multiprocessing.freeze_support()
+    raise SystemExit(main())

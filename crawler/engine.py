@@ -1,0 +1,262 @@
+"""The orchestrator: the only module that knows all five stages.
+
+    SEEDS ──(1 seeds.py)──> Frontier ──queue.Queue──> fetcher threads ──Pipe──> parser processes
+                            (2 frontier.py)            (3 fetch/)                (4 parse/)
+                            visited set + Lock         HostSlot BoundedSemaphore  BeautifulSoup/lxml
+                               ^                       requests.Session/thread        │
+                               └──── admit(links) <──────────┤ <──── ParseResult ──────┘
+                                                             └──> Storage (5 store/): pages/,
+                                                                  crawl.jsonl, summary.json, state
+
+seeds -> Frontier: the engine admits each seed at depth 0; the Frontier owns the queue and the
+visited set. Frontier -> fetchers: each fetcher `take()`s a WorkItem and calls `done()` exactly
+once for it (parking, deferring and requeueing hand the open task on). fetchers -> parsers: a
+fetcher borrows an idle parser's Pipe end, sends the page bytes, receives links and metadata, and
+returns the end. fetchers -> Frontier: links are admitted (one test-and-set under the lock).
+fetchers -> Storage: one record per finished URL, under Storage's lock.
+
+Start order: parser processes first (spawn, before any thread exists), then storage, then the
+frontier and the fetcher threads. The main thread waits for `Queue.join()` while it drives the
+progress bar; on a stop request it shelves what is left for `--resume`. Then one sentinel per
+fetcher, bounded joins, parsers closed, summary and state written.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from . import __version__
+from .config import Config
+from .fetch.hosts import HostSlots
+from .fetch.retry import RetryPolicy
+from .fetch.robots import RobotsCache
+from .fetch.worker import FetcherThread, Services
+from .frontier import Frontier
+from .messages import WorkItem
+from .parse.pool import ParserPool
+from .progress import Progress, Snapshot
+from .store.writer import Storage, read_records
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+SUMMARY_FILE = "summary.json"
+# How long teardown may take once the queue has drained: threads, then processes.
+JOIN_BUDGET = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The totals of one run, as written to summary.json."""
+
+    exit_reason: str
+    pages: int
+    ok: int
+    errors: dict[str, int]
+    bytes: int
+    seconds: float
+    pages_per_second: float
+    admitted: int
+    pending: int
+    requests: int
+    retried: int
+    parser_restarts: int
+    internal_faults: int
+    started_at: str
+    finished_at: str
+    seeds: list[str] = field(default_factory=list)
+
+    @property
+    def error_count(self) -> int:
+        """All records that ended with an error."""
+        return sum(self.errors.values())
+
+
+def _resumed(config: Config) -> tuple[set[str], list[WorkItem]]:
+    """The visited set and the pending items left by an earlier run in config.output."""
+    visited: set[str] = set()
+    for record in read_records(config.output / "crawl.jsonl"):
+        visited.add(record["url"])
+        if record.get("final_url"):
+            visited.add(record["final_url"])
+    pending: list[WorkItem] = []
+    state_path = config.output / STATE_FILE
+    if state_path.exists():
+        import json
+
+        for entry in json.loads(state_path.read_text(encoding="utf-8")).get("pending", []):
+            item = WorkItem(entry["url"], entry["depth"], entry["parent"], entry["seed"])
+            if item.url not in visited:
+                pending.append(item)
+    return visited, pending
+
+
+def crawl(
+    config: Config,
+    seeds: Sequence[str],
+    *,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+    on_started: Callable[[ParserPool], None] | None = None,
+    bad_seeds: Sequence[str] = (),
+) -> Summary:
+    """Crawl from `seeds` (canonical URLs) as `config` says; returns the Summary.
+
+    `stop`, once set, ends the crawl early: in-flight requests finish, the rest is saved for
+    `--resume`. `on_started` is called with the parser pool once every worker runs.
+    """
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    visited, pending = _resumed(config) if config.resume else (set(), [])
+
+    pool = ParserPool(config.parsers, parse_timeout=config.parse_timeout).start()
+    storage: Storage | None = None
+    frontier: Frontier | None = None
+    threads: list[FetcherThread] = []
+    services: Services | None = None
+    exit_reason = "error"
+    try:
+        storage = Storage(config.output, resume=config.resume)
+        frontier = Frontier(config, visited=visited)
+        hosts = HostSlots(config.per_host, config.delay)
+        robots = None if config.ignore_robots else RobotsCache(config.user_agent, config.timeout)
+        services = Services(
+            config, frontier, hosts, robots, pool, storage, RetryPolicy(config.retries)
+        )
+        for item in pending:
+            frontier.admit(item.url, item.depth, item.parent, item.seed)
+        for seed in seeds:
+            frontier.admit(seed, 0, None, seed)
+        threads = [FetcherThread(services, i) for i in range(config.threads)]
+        for thread in threads:
+            thread.start()
+        if on_started is not None:
+            on_started(pool)
+        exit_reason = "finished"
+        while not frontier.wait(0.1):
+            if progress is not None:
+                progress.update(_snapshot(services))
+            if stop.is_set() and not frontier.stopping:
+                logger.info("stop requested: finishing requests in flight")
+                frontier.stop()
+                exit_reason = "interrupted"
+    except BaseException:
+        exit_reason = "error"
+        raise
+    finally:
+        if frontier is not None and exit_reason == "error" and not frontier.stopping:
+            frontier.stop()
+            frontier.wait(config.timeout * 4)
+        _teardown(frontier, threads, pool)
+        if progress is not None and services is not None:
+            progress.update(_snapshot(services))
+            progress.close()
+        summary = None
+        if services is not None:
+            summary = _finish(
+                config, seeds, services, pool, exit_reason, started, started_at, bad_seeds
+            )
+        elif storage is not None:
+            storage.close()
+    assert summary is not None
+    return summary
+
+
+def _snapshot(services: Services) -> Snapshot:
+    with services.counters.lock:
+        errors = sum(services.counters.errors.values())
+    return Snapshot(
+        done=services.storage.records,
+        discovered=services.frontier.stats().admitted,
+        errors=errors,
+        bytes=services.storage.bytes,
+    )
+
+
+def _teardown(frontier: Frontier | None, threads: list[FetcherThread], pool: ParserPool) -> None:
+    """Stop threads and processes, each step bounded by one shared deadline; log and go on."""
+    deadline = time.monotonic() + JOIN_BUDGET
+    if frontier is not None:
+        try:
+            frontier.release_workers(len(threads))
+            for thread in threads:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+                if thread.is_alive():
+                    logger.error("%s did not stop in time", thread.name)
+        except Exception:
+            logger.exception("stopping the fetcher threads failed")
+        try:
+            frontier.close()
+        except Exception:
+            logger.exception("closing the frontier failed")
+    try:
+        pool.close(timeout=max(1.0, deadline - time.monotonic()))
+    except Exception:
+        logger.exception("closing the parser pool failed")
+
+
+def _finish(
+    config: Config,
+    seeds: Sequence[str],
+    services: Services,
+    pool: ParserPool,
+    exit_reason: str,
+    started: float,
+    started_at: str,
+    bad_seeds: Sequence[str],
+) -> Summary:
+    storage, frontier, counters = services.storage, services.frontier, services.counters
+    seconds = time.monotonic() - started
+    shelved = frontier.shelved()
+    with counters.lock:
+        errors = dict(counters.errors)
+        requests, retried, faults = counters.requests, counters.retried, counters.internal_faults
+    pages = storage.records
+    summary = Summary(
+        exit_reason=exit_reason,
+        pages=pages,
+        ok=pages - sum(errors.values()),
+        errors=errors,
+        bytes=storage.bytes,
+        seconds=round(seconds, 3),
+        pages_per_second=round(pages / seconds, 2) if seconds > 0 else 0.0,
+        admitted=frontier.stats().admitted,
+        pending=len(shelved),
+        requests=requests,
+        retried=retried,
+        parser_restarts=pool.restarts,
+        internal_faults=faults,
+        started_at=started_at,
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        seeds=list(seeds),
+    )
+    try:
+        state_path = config.output / STATE_FILE
+        if shelved:
+            storage.write_json(
+                STATE_FILE,
+                {
+                    "version": 1,
+                    "pending": [
+                        {"url": i.url, "depth": i.depth, "parent": i.parent, "seed": i.seed}
+                        for i in shelved
+                    ],
+                },
+            )
+        elif state_path.exists():
+            state_path.unlink()
+        data: dict[str, Any] = asdict(summary)
+        data["version"] = __version__
+        data["bad_seeds"] = list(bad_seeds)
+        data["config"] = config.to_json()
+        storage.write_json(SUMMARY_FILE, data)
+    finally:
+        storage.close()
+    return summary

@@ -1,0 +1,44 @@
+"""Error kinds recorded in crawl.jsonl, the exceptions of the library, and the CLI exit codes."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorKind(enum.StrEnum):
+    """The `error.kind` of a crawl.jsonl record (DESIGN.md, output contract)."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    HTTP = "http"
+    TOO_LARGE = "too_large"
+    REDIRECT = "redirect"
+    ROBOTS = "robots"
+    INVALID_URL = "invalid_url"
+    PARSE = "parse"
+    INTERNAL = "internal"
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes (DESIGN.md, output contract)."""
+
+    OK = 0
+    INTERNAL_ERROR = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+class CrawlError(Exception):
+    """Base of the errors the library raises to its caller."""
+
+
+class UsageError(CrawlError):
+    """Bad input from the user: maps to exit code 2."""
+
+
+class SeedError(UsageError):
+    """The seeds file cannot be read or holds no valid seed; `bad` lists the refused lines."""
+
+    def __init__(self, message: str, bad: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.bad = tuple(bad)

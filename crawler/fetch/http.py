@@ -1,0 +1,145 @@
+"""One HTTP exchange: a request streamed under a byte cap and a deadline -> FetchResult.
+
+`classify()` is the one place where requests' exceptions become our ErrorKind. Redirects are
+not followed here: the worker follows them hop by hop so that each hop is checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ..errors import ErrorKind
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+CHUNK = 64 * 1024
+# A server that drips bytes can keep every read under --timeout; this bounds the whole exchange.
+DEADLINE_FACTOR = 3.0
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Deadline(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one request (one hop)."""
+
+    url: str
+    status: int | None = None
+    content_type: str | None = None
+    body: bytes | None = None
+    location: str | None = None
+    retry_after: str | None = None
+    error_kind: ErrorKind | None = None
+    error_message: str | None = None
+    elapsed_ms: int = 0
+    size: int = 0
+
+    @property
+    def is_html(self) -> bool:
+        """Whether the body is HTML and goes to a parser."""
+        return (self.content_type or "").split(";")[0].strip().lower() in HTML_TYPES
+
+    @property
+    def sha256(self) -> str | None:
+        """The digest of the body kept, if any."""
+        return hashlib.sha256(self.body).hexdigest() if self.body is not None else None
+
+
+def new_session(user_agent: str, per_host: int) -> requests.Session:
+    """A session for one fetcher thread, its connection pools sized to the per-host cap."""
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent
+    adapter = HTTPAdapter(pool_connections=64, pool_maxsize=per_host, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def classify(exc: BaseException) -> tuple[ErrorKind, str]:
+    """Map an exception raised while fetching to (kind, message)."""
+    message = f"{type(exc).__name__}: {exc}"[:500]
+    if isinstance(exc, _TooLarge):
+        return ErrorKind.TOO_LARGE, str(exc)
+    if isinstance(exc, _Deadline | requests.Timeout):
+        return ErrorKind.TIMEOUT, message
+    if isinstance(exc, requests.TooManyRedirects):
+        return ErrorKind.REDIRECT, message
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
+        return ErrorKind.INVALID_URL, message
+    if isinstance(exc, requests.ConnectionError) and "timed out" in str(exc).lower():
+        # urllib3 reports a read timeout during streaming as a ConnectionError.
+        return ErrorKind.TIMEOUT, message
+    return ErrorKind.CONNECTION, message
+
+
+def fetch(session: requests.Session, url: str, *, timeout: float, max_bytes: int) -> FetchResult:
+    """GET `url` once, without following redirects; never raises for network trouble."""
+    started = time.monotonic()
+    deadline = started + timeout * DEADLINE_FACTOR
+    status: int | None = None
+    content_type: str | None = None
+    size = 0
+    try:
+        with session.get(url, timeout=timeout, stream=True, allow_redirects=False) as response:
+            status = response.status_code
+            content_type = response.headers.get("Content-Type")
+            if status in REDIRECT_STATUSES and "Location" in response.headers:
+                return FetchResult(
+                    url,
+                    status,
+                    content_type,
+                    location=response.headers["Location"],
+                    elapsed_ms=_ms(started),
+                )
+            if not 200 <= status < 300:
+                return FetchResult(
+                    url,
+                    status,
+                    content_type,
+                    retry_after=response.headers.get("Retry-After"),
+                    error_kind=ErrorKind.HTTP,
+                    error_message=f"HTTP {status} {response.reason or ''}".strip(),
+                    elapsed_ms=_ms(started),
+                )
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise _TooLarge(f"Content-Length {declared} is over --max-bytes {max_bytes}")
+            chunks: list[bytes] = []
+            # iter_content decodes gzip/deflate, so the cap applies to the decoded size.
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _TooLarge(f"body over --max-bytes {max_bytes}")
+                if time.monotonic() > deadline:
+                    raise _Deadline(f"no complete answer within {timeout * DEADLINE_FACTOR:g} s")
+                chunks.append(chunk)
+            body = b"".join(chunks)
+    except (requests.RequestException, _TooLarge, _Deadline) as exc:
+        kind, message = classify(exc)
+        return FetchResult(
+            url,
+            status,
+            content_type,
+            error_kind=kind,
+            error_message=message,
+            elapsed_ms=_ms(started),
+            size=size,
+        )
+    return FetchResult(
+        url, status, content_type, body=body, elapsed_ms=_ms(started), size=len(body)
+    )
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

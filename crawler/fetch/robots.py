@@ -1,0 +1,116 @@
+"""Per-origin robots.txt: fetched once (other threads wait for it), cached, parsed with protego.
+
+RFC 9309: 2xx is parsed; 4xx means everything is allowed; 5xx and network errors mean everything
+is disallowed for now, retried after `unreachable_ttl`. At most 500 KiB of the body is read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import requests
+from protego import Protego
+
+from ..errors import ErrorKind
+from .http import classify
+
+logger = logging.getLogger(__name__)
+
+ROBOTS_MAX_BYTES = 500 * 1024
+
+
+@dataclass(slots=True)
+class _Entry:
+    ready: threading.Event = field(default_factory=threading.Event)
+    parser: Protego | None = None
+    allow_all: bool = False
+    reason: str = ""
+    expires_at: float = float("inf")
+    kind: ErrorKind = ErrorKind.ROBOTS
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsVerdict:
+    """Whether a URL may be fetched, and the Crawl-delay that applies to its host."""
+
+    allowed: bool
+    crawl_delay: float = 0.0
+    reason: str = ""
+    # A host whose robots.txt cannot be reached at all is recorded as that network error.
+    kind: ErrorKind = ErrorKind.ROBOTS
+
+
+class RobotsCache:
+    """robots.txt of every origin met in the crawl."""
+
+    def __init__(
+        self,
+        user_agent: str,
+        timeout: float,
+        *,
+        unreachable_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._user_agent = user_agent
+        self._timeout = timeout
+        self._unreachable_ttl = unreachable_ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self.fetches = 0
+
+    def check(self, url: str, session: requests.Session) -> RobotsVerdict:
+        """The verdict for `url`, fetching its origin's robots.txt first if needed."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            entry = self._entries.get(origin)
+            mine = entry is None or (entry.ready.is_set() and entry.expires_at <= self._clock())
+            if mine:
+                entry = self._entries[origin] = _Entry()
+                self.fetches += 1
+        assert entry is not None
+        if mine:
+            try:
+                self._load(entry, origin, session)
+            finally:
+                entry.ready.set()
+        elif not entry.ready.wait(self._timeout * 3 + 1):
+            return RobotsVerdict(False, reason="robots.txt still loading")
+        if entry.allow_all:
+            return RobotsVerdict(True)
+        if entry.parser is None:
+            return RobotsVerdict(False, reason=entry.reason, kind=entry.kind)
+        allowed = entry.parser.can_fetch(url, self._user_agent)
+        delay = entry.parser.crawl_delay(self._user_agent) or 0.0
+        return RobotsVerdict(allowed, float(delay), "" if allowed else "disallowed by robots.txt")
+
+    def _load(self, entry: _Entry, origin: str, session: requests.Session) -> None:
+        url = origin + "/robots.txt"
+        try:
+            with session.get(url, timeout=self._timeout, stream=True) as response:
+                status = response.status_code
+                if 400 <= status < 500:
+                    entry.allow_all = True
+                    return
+                if status >= 500 or status < 200 or status >= 300:
+                    entry.reason = f"robots.txt answered {status}"
+                    entry.expires_at = self._clock() + self._unreachable_ttl
+                    return
+                body = b""
+                for chunk in response.iter_content(64 * 1024):
+                    body += chunk
+                    if len(body) >= ROBOTS_MAX_BYTES:
+                        body = body[:ROBOTS_MAX_BYTES]
+                        break
+        except requests.RequestException as exc:
+            entry.kind, message = classify(exc)
+            entry.reason = f"robots.txt unreachable: {message}"
+            entry.expires_at = self._clock() + self._unreachable_ttl
+            return
+        entry.parser = Protego.parse(body.decode("utf-8", errors="replace"))

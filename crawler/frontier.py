@@ -1,0 +1,223 @@
+"""Stage 2 of 5: admitted URLs -> WorkItems for the fetcher threads.
+
+The Frontier owns what is to be crawled and what has been seen: a `queue.Queue` of WorkItems, the
+visited set under a `threading.Lock`, and the depth, scope, filter and page-count rules. Every
+`take()` is matched by exactly one `done()`: an item that is parked or deferred keeps its task
+open until it is put back, so `Queue.join()` returns only when every admitted URL is finished.
+The engine talks to it only through admit/claim/take/done/requeue/defer/join/close, so a shared
+(Redis) frontier can later implement the same methods.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .config import Config
+from .messages import WorkItem
+from .urls import in_scope, passes_filters
+
+
+@dataclass(frozen=True, slots=True)
+class FrontierStats:
+    """A snapshot of the frontier's counters."""
+
+    admitted: int
+    deduped: int
+    refused: int
+    finished: int
+    queued: int
+    deferred: int
+
+
+class Frontier:
+    """The to-do queue and the visited set of one crawl."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        visited: set[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._queue: queue.Queue[WorkItem | None] = queue.Queue()
+        self._lock = threading.Lock()  # guards _visited and the counters below
+        self._visited: set[str] = set(visited or ())
+        self._admitted = 0
+        self._deduped = 0
+        self._refused = 0
+        self._finished = 0
+        self._stopping = False
+        self._closed = False
+        self._shelved: list[WorkItem] = []  # admitted but not crawled because of a stop
+        # Deferred items (retries, politeness) wait in a heap for the timer thread.
+        self._timer_cond = threading.Condition()
+        self._heap: list[tuple[float, int, WorkItem]] = []
+        self._seq = itertools.count()
+        self._timer = threading.Thread(target=self._run_timer, name="frontier-timer", daemon=True)
+        self._drained = threading.Event()
+        self._joiner = threading.Thread(target=self._run_joiner, name="frontier-join", daemon=True)
+        self._timer.start()
+
+    # -- admission -------------------------------------------------------------------------
+
+    def admit(self, url: str, depth: int, parent: str | None, seed: str) -> bool:
+        """Admit a canonical URL unless a rule refuses it or it was seen: one test-and-set."""
+        self._check_open()
+        config = self._config
+        # Seeds are the user's choice: the rules apply to discovered links only.
+        if parent is not None and not self._wanted(url, depth, seed):
+            with self._lock:
+                self._refused += 1
+            return False
+        with self._lock:
+            if url in self._visited:
+                self._deduped += 1
+                return False
+            if config.max_pages is not None and self._admitted >= config.max_pages:
+                self._refused += 1
+                return False
+            self._visited.add(url)
+            self._admitted += 1
+            stopping = self._stopping
+            item = WorkItem(url, depth, parent, seed)
+            if stopping:
+                self._shelved.append(item)
+        if not stopping:
+            self._queue.put(item)
+        return True
+
+    def _wanted(self, url: str, depth: int, seed: str) -> bool:
+        config = self._config
+        if config.depth is not None and depth > config.depth:
+            return False
+        return in_scope(url, seed, config.scope) and passes_filters(
+            url, config.allow_re, config.deny_re
+        )
+
+    def claim(self, url: str) -> bool:
+        """Mark a URL reached by a redirect as visited; False if it was already seen."""
+        with self._lock:
+            if url in self._visited:
+                return False
+            self._visited.add(url)
+            return True
+
+    def seen(self, url: str) -> bool:
+        """Whether the URL is in the visited set."""
+        with self._lock:
+            return url in self._visited
+
+    # -- the work loop ---------------------------------------------------------------------
+
+    def take(self) -> WorkItem | None:
+        """The next item, blocking; None is the sentinel that stops a fetcher."""
+        return self._queue.get()
+
+    def done(self, *, finished: bool = True) -> None:
+        """Account for one `take()`: exactly once per item taken."""
+        if finished:
+            with self._lock:
+                self._finished += 1
+        self._queue.task_done()
+
+    def requeue(self, item: WorkItem) -> None:
+        """Put back an item whose task is still open (parked or deferred), closing that task."""
+        self._queue.put(item)
+        self._queue.task_done()
+
+    def defer(self, item: WorkItem, not_before: float) -> None:
+        """Hold an item (task still open) until the clock reaches `not_before`, then requeue it."""
+        with self._timer_cond:
+            heapq.heappush(self._heap, (not_before, next(self._seq), item))
+            self._timer_cond.notify()
+
+    def shelve(self, item: WorkItem) -> None:
+        """Keep a taken item for `--resume` instead of crawling it (after a stop); closes it."""
+        with self._lock:
+            self._shelved.append(item)
+        self._queue.task_done()
+
+    def _run_timer(self) -> None:
+        while True:
+            with self._timer_cond:
+                while True:
+                    if self._closed:
+                        return
+                    now = self._clock()
+                    if self._heap and (self._stopping or self._heap[0][0] <= now):
+                        _, _, item = heapq.heappop(self._heap)
+                        break
+                    timeout = self._heap[0][0] - now if self._heap else None
+                    self._timer_cond.wait(timeout)
+            self.requeue(item)
+
+    # -- stopping --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop crawling: new admissions and everything still queued are shelved for resume."""
+        with self._lock:
+            self._stopping = True
+        with self._timer_cond:
+            self._timer_cond.notify()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop()` was called."""
+        return self._stopping
+
+    def shelved(self) -> list[WorkItem]:
+        """The admitted items that were not crawled because of a stop."""
+        with self._lock:
+            return list(self._shelved)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` for `Queue.join()` to return; True once every task is done."""
+        if not self._joiner.is_alive() and not self._drained.is_set():
+            self._joiner.start()
+        return self._drained.wait(timeout)
+
+    def _run_joiner(self) -> None:
+        self._queue.join()
+        self._drained.set()
+
+    def release_workers(self, count: int) -> None:
+        """Put one sentinel per fetcher thread, after the queue has drained."""
+        for _ in range(count):
+            self._queue.put(None)
+
+    def close(self) -> None:
+        """Stop the timer thread; the frontier refuses use afterwards."""
+        with self._timer_cond:
+            self._closed = True
+            self._timer_cond.notify()
+        self._timer.join(timeout=5)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("Frontier.admit after close")
+
+    def stats(self) -> FrontierStats:
+        """A consistent snapshot of the counters."""
+        with self._lock:
+            return FrontierStats(
+                admitted=self._admitted,
+                deduped=self._deduped,
+                refused=self._refused,
+                finished=self._finished,
+                queued=self._queue.qsize(),
+                deferred=len(self._heap),
+            )
+
+    def __enter__(self) -> Frontier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

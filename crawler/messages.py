@@ -1,0 +1,95 @@
+"""The values that cross the arrows of the pipeline: all frozen, all picklable.
+
+Only these (ids, strings, bytes) cross a process boundary; never sessions, locks or loggers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """A URL admitted to the frontier (Frontier -> fetcher threads).
+
+    `fetch_url` differs from `url` while a redirect chain is being followed: each hop is a
+    continuation of the same item, so the record keeps the URL as admitted.
+    """
+
+    url: str
+    depth: int
+    parent: str | None
+    seed: str
+    attempt: int = 1
+    fetch_url: str | None = None
+    hops: int = 0
+    via: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> str:
+        """The URL to request next (the admitted URL, or the current redirect hop)."""
+        return self.fetch_url or self.url
+
+    def retry(self) -> WorkItem:
+        """The same item for its next attempt."""
+        return dataclasses.replace(self, attempt=self.attempt + 1)
+
+    def redirect(self, location: str, *, seed: str | None = None) -> WorkItem:
+        """The continuation of this item at the next hop of a redirect chain."""
+        return dataclasses.replace(
+            self,
+            fetch_url=location,
+            hops=self.hops + 1,
+            attempt=1,
+            via=(*self.via, self.target),
+            seed=seed or self.seed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParseJob:
+    """An HTML page sent to a parser process (fetcher thread -> parser, through a Pipe)."""
+
+    job_id: int
+    url: str
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What a parser sends back: links and metadata only, never the document."""
+
+    job_id: int
+    links: tuple[str, ...] = ()
+    title: str | None = None
+    nofollow: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One line of crawl.jsonl: the final state of one admitted URL."""
+
+    url: str
+    final_url: str | None
+    status: int | None
+    ok: bool
+    error: dict[str, str] | None
+    content_type: str | None
+    bytes: int
+    sha256: str | None
+    depth: int
+    parent: str | None
+    links: int
+    title: str | None
+    path: str | None
+    fetched_at: str
+    elapsed_ms: int
+    attempts: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the dict that is written, field order as in DESIGN.md."""
+        return dataclasses.asdict(self)

@@ -1,0 +1,169 @@
+"""Stage 4 of 5: ParseJob -> ParseResult, in a pool of parser processes.
+
+    fetcher thread --borrow--> idle queue of _Parser --send(ParseJob)--> Pipe --> child.main
+    fetcher thread <--recv(ParseResult)-- Pipe <-------------------------------------'
+                   --return--> idle queue
+
+Processes come from an explicit spawn context (what Windows and frozen executables use) and are
+started before any thread. Each has its own Pipe; an end is lent to one thread at a time, so no
+two threads ever use one end together. A thread waits on the pipe *and* the process sentinel: a
+child that dies is reaped and replaced and the page is sent once more; a child that takes longer
+than `parse_timeout` is killed and replaced and the page is recorded as a parse error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnContext, SpawnProcess
+
+from ..messages import ParseJob, ParseResult
+from . import child
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Parser:
+    process: SpawnProcess
+    conn: Connection
+
+
+class ParserPool:
+    """`size` parser processes, each fed through its own Pipe."""
+
+    def __init__(
+        self, size: int, *, parse_timeout: float = 30.0, ctx: SpawnContext | None = None
+    ) -> None:
+        if size < 1:
+            raise ValueError("ParserPool needs at least one process")
+        self._size = size
+        self._timeout = parse_timeout
+        self._ctx = ctx or multiprocessing.get_context("spawn")
+        self._idle: queue.Queue[_Parser] = queue.Queue()
+        self._lock = threading.Lock()
+        self._all: list[_Parser] = []
+        self._closed = False
+        self.restarts = 0
+        self.parsed = 0
+
+    def __reduce__(self) -> object:
+        raise TypeError("ParserPool cannot be pickled: it owns processes and pipes")
+
+    def start(self) -> ParserPool:
+        """Start every process (call before starting any thread)."""
+        for _ in range(self._size):
+            self._idle.put(self._spawn())
+        return self
+
+    def _spawn(self) -> _Parser:
+        parent_end, child_end = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=child.main, args=(child_end,), name="crawl-parser", daemon=True
+        )
+        process.start()
+        child_end.close()  # the child holds its own copy; ours would hide EOF
+        parser = _Parser(process, parent_end)
+        with self._lock:
+            self._all.append(parser)
+        return parser
+
+    def _replace(self, parser: _Parser) -> _Parser:
+        self._reap(parser)
+        with self._lock:
+            self._all.remove(parser)
+            self.restarts += 1
+        logger.warning(
+            "parser process %s ended (exit code %s); starting another",
+            parser.process.pid,
+            parser.process.exitcode,
+        )
+        return self._spawn()
+
+    @staticmethod
+    def _reap(parser: _Parser) -> None:
+        if parser.process.is_alive():
+            parser.process.kill()
+        parser.process.join(timeout=5)
+        parser.conn.close()
+
+    def pids(self) -> list[int]:
+        """The pids of the live parser processes (for tests and diagnostics)."""
+        with self._lock:
+            return [p.process.pid for p in self._all if p.process.pid is not None]
+
+    def parse(self, job: ParseJob) -> ParseResult:
+        """Parse one page in some parser process; failures come back as ParseResult.error."""
+        if self._closed:
+            raise RuntimeError("ParserPool.parse after close")
+        parser = self._idle.get()
+        try:
+            for attempt in (1, 2):
+                outcome, result = self._exchange(parser, job)
+                if outcome == "ok":
+                    assert result is not None
+                    with self._lock:
+                        self.parsed += 1
+                    return result
+                parser = self._replace(parser)
+                if outcome == "timeout":
+                    return ParseResult(
+                        job.job_id, error=f"parser took longer than {self._timeout:g} s"
+                    )
+                if attempt == 2:
+                    return ParseResult(job.job_id, error="parser process died twice on this page")
+            raise AssertionError("unreachable")
+        finally:
+            self._idle.put(parser)
+
+    def _exchange(self, parser: _Parser, job: ParseJob) -> tuple[str, ParseResult | None]:
+        try:
+            parser.conn.send(job)
+        except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+            return "died", None
+        deadline = time.monotonic() + self._timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout", None
+            ready = wait([parser.conn, parser.process.sentinel], timeout=remaining)
+            if parser.conn in ready:
+                try:
+                    result = parser.conn.recv()
+                except (EOFError, OSError):
+                    return "died", None
+                if isinstance(result, ParseResult) and result.job_id == job.job_id:
+                    return "ok", result
+                return "died", None  # out of step: start afresh
+            if parser.process.sentinel in ready:
+                return "died", None
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop every process: a None sentinel, then a bounded join, then kill."""
+        self._closed = True
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            parsers = list(self._all)
+            self._all.clear()
+        for parser in parsers:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                parser.conn.send(None)
+        for parser in parsers:
+            parser.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if parser.process.is_alive():
+                logger.warning("parser process %s did not stop; killing it", parser.process.pid)
+                parser.process.kill()
+                parser.process.join(timeout=1)
+            parser.conn.close()
+
+    def __enter__(self) -> ParserPool:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

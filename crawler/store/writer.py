@@ -1,0 +1,105 @@
+"""Stage 5 of 5: FetchResult + ParseResult -> files on disk.
+
+Bodies go under pages/ (paths.py), each written to a temporary file and renamed into place, so
+no crash leaves a half-written file under its final name. crawl.jsonl gets one line per finished
+URL, written whole under a lock and flushed. summary.json and state.json are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..messages import Record
+from .paths import url_to_path
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a crawl.jsonl; a torn last line (a kill mid-write) is skipped."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+class Storage:
+    """The output folder of one crawl."""
+
+    def __init__(self, output: Path, *, resume: bool = False) -> None:
+        self.root = output
+        self.pages = output / "pages"
+        self.pages.mkdir(parents=True, exist_ok=True)
+        self.jsonl_path = output / "crawl.jsonl"
+        if resume:
+            self._drop_torn_tail()
+        self._lock = threading.Lock()
+        self._jsonl = open(self.jsonl_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115
+        self._closed = False
+        self.records = 0
+        self.bytes = 0
+
+    def _drop_torn_tail(self) -> None:
+        if not self.jsonl_path.exists():
+            return
+        data = self.jsonl_path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with open(self.jsonl_path, "r+b") as handle:
+                handle.truncate(data.rfind(b"\n") + 1)
+
+    def save_body(self, url: str, body: bytes) -> str:
+        """Save a body under pages/; returns its path relative to the output folder."""
+        relative = url_to_path(url)
+        target = self.root.joinpath(*relative.parts)
+        atomic_write(target, body)
+        return relative.as_posix()
+
+    def write(self, record: Record) -> None:
+        """Append one record to crawl.jsonl: one whole line, flushed."""
+        line = json.dumps(record.to_json(), ensure_ascii=False) + "\n"
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("Storage.write after close")
+            self._jsonl.write(line)
+            self._jsonl.flush()
+            self.records += 1
+            self.bytes += record.bytes
+
+    def write_json(self, name: str, data: dict[str, Any]) -> None:
+        """Replace OUTPUT/name with `data` as JSON, atomically."""
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        atomic_write(self.root / name, text.encode("utf-8"))
+
+    def close(self) -> None:
+        """Flush and close crawl.jsonl."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._jsonl.close()
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,123 @@
+"""Pure URL functions: canonical form, host key, registered domain, scope and filters.
+
+Imported by seeds, frontier, fetch and parse (including the parser processes), so no I/O here.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from collections.abc import Iterable
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+SCHEMES = frozenset({"http", "https"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Browsers and search engines give up on URLs much past this length; traps make them longer.
+MAX_URL_LENGTH = 2048
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidURL(ValueError):
+    """A URL that cannot be admitted; the message says why."""
+
+
+def canonicalize(url: str) -> str:
+    """The canonical form of an absolute http(s) URL, the key of the visited set.
+
+    Scheme and host lower-cased, IDN hosts in punycode, default port and fragment dropped,
+    dot-segments removed, percent-encoding normalised, query arguments sorted (as w3lib does).
+    Raises InvalidURL for anything else.
+    """
+    url = url.strip()
+    if _CONTROL.search(url):
+        raise InvalidURL("control character in URL")
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidURL(f"URL longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in SCHEMES:
+            raise InvalidURL(f"scheme {parts.scheme or '(none)'!r} is not http or https")
+        if not parts.hostname:
+            raise InvalidURL("no host in URL")
+        port = parts.port  # raises ValueError on a bad port
+        canonical = canonicalize_url(url, keep_fragments=False)
+        parts = urlsplit(canonical)
+    except InvalidURL:
+        raise
+    except (ValueError, UnicodeError) as exc:
+        raise InvalidURL(f"malformed URL: {exc}") from exc
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    userinfo = parts.netloc[: -len(netloc)] if "@" in parts.netloc else ""
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal: keep its brackets
+        host = f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    canonical = urlunsplit((scheme, userinfo + host, parts.path or "/", parts.query, ""))
+    if len(canonical) > MAX_URL_LENGTH:
+        raise InvalidURL(f"URL longer than {MAX_URL_LENGTH} characters")
+    return canonical
+
+
+def resolve(base: str, href: str) -> str | None:
+    """`href` resolved against `base` and canonicalised, or None if it is not a crawlable URL."""
+    href = href.strip()
+    if not href or href.startswith("#"):
+        return None
+    try:
+        return canonicalize(urljoin(base, href))
+    except (InvalidURL, ValueError):
+        return None
+
+
+def host_key(url: str) -> str:
+    """What "same host" means everywhere: host and non-default port of a canonical URL."""
+    return urlsplit(url).netloc.rsplit("@", 1)[-1]
+
+
+def hostname(url: str) -> str:
+    """The host name of a URL, without port or brackets."""
+    return urlsplit(url).hostname or ""
+
+
+@functools.lru_cache(maxsize=1)
+def _extractor():  # type: ignore[no-untyped-def]
+    import tldextract
+
+    # The public suffix list shipped with tldextract: no download, no cache directory.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@functools.lru_cache(maxsize=4096)
+def registered_domain(host: str) -> str:
+    """The registrable domain (`a.b.example.co.uk` -> `example.co.uk`); an IP is itself."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host
+    except ValueError:
+        pass
+    result = _extractor()(host)
+    return result.top_domain_under_public_suffix or host
+
+
+def in_scope(url: str, seed: str, scope: str) -> bool:
+    """Whether a link found under `seed` may be followed with the given --scope."""
+    if scope == "any":
+        return True
+    if scope == "host":
+        return host_key(url) == host_key(seed)
+    return registered_domain(hostname(url)) == registered_domain(hostname(seed))
+
+
+def passes_filters(
+    url: str, allow: Iterable[re.Pattern[str]], deny: Iterable[re.Pattern[str]]
+) -> bool:
+    """--allow (any must match, if given) and --deny (none may match)."""
+    allow = tuple(allow)
+    if allow and not any(p.search(url) for p in allow):
+        return False
+    return not any(p.search(url) for p in deny)

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real site on loopback hosts, an in-process crawl, and a hang watchdog."""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler import Config, crawl
+from crawler.engine import Summary
+from crawler.sitegen import Site
+
+# A hung test dumps every thread's stack instead of sitting silent until CI's limit.
+WATCHDOG_SECONDS = 120
+
+
+@pytest.fixture(autouse=True)
+def _watchdog() -> Iterator[None]:
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True, file=sys.stderr)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """The generated site on 127.0.0.1 and 127.0.0.2 (same free port), no latency."""
+    with Site(("127.0.0.1", "127.0.0.2"), pages=40, links=4) as s:
+        yield s
+
+
+@pytest.fixture
+def make_site() -> Iterator[Callable[..., Site]]:
+    """A factory for sites with other sizes, latency or robots.txt; all closed at the end."""
+    sites: list[Site] = []
+
+    def make(**kwargs: Any) -> Site:
+        kwargs.setdefault("pages", 40)
+        kwargs.setdefault("links", 4)
+        hosts = kwargs.pop("hosts", ("127.0.0.1", "127.0.0.2"))
+        s = Site(hosts, **kwargs).start()
+        sites.append(s)
+        return s
+
+    yield make
+    for s in sites:
+        s.close()
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every line of a crawl.jsonl, parsed (a bad line fails the test)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def run_crawl(tmp_path: Path) -> Callable[..., tuple[Summary, list[dict[str, Any]]]]:
+    """Crawl in-process into a temporary folder; returns (summary, records)."""
+
+    def run(seeds: list[str], **options: Any) -> tuple[Summary, list[dict[str, Any]]]:
+        on_started = options.pop("on_started", None)
+        options.setdefault("threads", 8)
+        options.setdefault("parsers", 2)
+        options.setdefault("timeout", 5.0)
+        out = options.pop("output", tmp_path / "out")
+        config = Config(output=out, **options)
+        summary = crawl(config, seeds, on_started=on_started)
+        return summary, read_jsonl(out / "crawl.jsonl")
+
+    return run

@@ -1,0 +1,76 @@
+"""Canonical URLs, host keys, scope and filters."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from crawler.urls import (
+    InvalidURL,
+    canonicalize,
+    host_key,
+    in_scope,
+    passes_filters,
+    registered_domain,
+    resolve,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("HTTP://Example.COM:80/a/./b/../c#frag", "http://example.com/a/c"),
+        ("https://example.com:443", "https://example.com/"),
+        ("http://example.com:8080/x", "http://example.com:8080/x"),
+        ("http://example.com/%7euser/a b", "http://example.com/~user/a%20b"),
+        ("http://bücher.de/", "http://xn--bcher-kva.de/"),
+        ("http://[::1]:8080/", "http://[::1]:8080/"),
+    ],
+)
+def test_canonical_form(raw: str, canonical: str) -> None:
+    assert canonicalize(raw) == canonical
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "ftp://example.com/",
+        "mailto:a@b.c",
+        "javascript:alert(1)",
+        "http://",
+        "/relative",
+        "http://example.com:99999/",
+        "http://exa\nmple.com/",
+        "http://example.com/" + "a" * 3000,
+    ],
+)
+def test_refused(raw: str) -> None:
+    with pytest.raises(InvalidURL):
+        canonicalize(raw)
+
+
+def test_resolve_drops_fragments_and_other_schemes() -> None:
+    assert resolve("http://a.example/x/y", "../z#top") == "http://a.example/z"
+    assert resolve("http://a.example/", "#top") is None
+    assert resolve("http://a.example/", "mailto:x@y") is None
+    assert resolve("http://a.example/", "   ") is None
+
+
+def test_host_key_and_scope() -> None:
+    assert host_key("http://a.example:81/x") == "a.example:81"
+    assert registered_domain("www.a.example.co.uk") == "example.co.uk"
+    assert registered_domain("127.0.0.1") == "127.0.0.1"
+    assert in_scope("http://a.example/2", "http://a.example/", "host")
+    assert not in_scope("http://b.a.example/", "http://a.example/", "host")
+    assert in_scope("http://b.example.com/", "http://a.example.com/", "domain")
+    assert in_scope("http://other.org/", "http://a.example/", "any")
+
+
+def test_filters() -> None:
+    allow = (re.compile("/docs/"),)
+    deny = (re.compile(r"\.pdf$"),)
+    assert passes_filters("http://a/docs/x", allow, deny)
+    assert not passes_filters("http://a/docs/x.pdf", allow, deny)
+    assert not passes_filters("http://a/blog/", allow, deny)
+    assert passes_filters("http://a/blog/", (), deny)
