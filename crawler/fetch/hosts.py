@@ -71,8 +71,8 @@ class HostSlot:
     def release(self) -> WorkItem | None:
         """Give the permit back; returns a parked item that the caller must requeue."""
         with self.lock:
+            self.sem.release()  # first: a double release raises before the count is touched
             self.active -= 1
-            self.sem.release()
             return self.parked.popleft() if self.parked else None
 
 

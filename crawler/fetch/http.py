@@ -75,7 +75,12 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         return ErrorKind.TIMEOUT, message
     if isinstance(exc, requests.TooManyRedirects):
         return ErrorKind.REDIRECT, message
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
+    if isinstance(
+        exc,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.InvalidSchema
+        | requests.exceptions.MissingSchema,
+    ):
         return ErrorKind.INVALID_URL, message
     if isinstance(exc, requests.ConnectionError) and "timed out" in str(exc).lower():
         # urllib3 reports a read timeout during streaming as a ConnectionError.
@@ -113,7 +118,7 @@ def fetch(session: requests.Session, url: str, *, timeout: float, max_bytes: int
                     elapsed_ms=_ms(started),
                 )
             declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
+            if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
                 raise _TooLarge(f"Content-Length {declared} is over --max-bytes {max_bytes}")
             chunks: list[bytes] = []
             # iter_content decodes gzip/deflate, so the cap applies to the decoded size.

@@ -30,7 +30,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after attempt number `attempt`: full jitter on an exponential cap."""
-        ceiling = min(self.cap, self.base * (2 ** (attempt - 1)))
+        # The exponent is bounded first: 2 ** 1024 does not fit in a float.
+        ceiling = min(self.cap, self.base * (2.0 ** min(attempt - 1, 64)))
         return (rng or random).uniform(ceiling / 2, ceiling)
 
     def delay(
@@ -48,7 +49,7 @@ def parse_retry_after(value: str | None, *, now_wall: float | None = None) -> fl
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
