@@ -64,10 +64,22 @@ def _file_name(segment: str, query: str | None) -> str:
 
 
 def host_dir(url: str) -> str:
-    """`<host>[_<port>]` for a URL; the host encoded as a segment (`_` is never in `E`)."""
+    """`<host>[_https][_<port>][_auth<digest>]`: the host encoded as a segment.
+
+    `_` is never in `E`, so each `_` tag is unambiguous: http URLs have none (the contract's
+    `<host>[_<port>]`), https ones `_https`, a non-default port `_<port>`, and a URL with a
+    login `_auth` and a digest of it (the credentials themselves are never written to disk).
+    """
     parts = urlsplit(url)
-    host = _encode((parts.hostname or "").lower()).replace("~", "%7E")
-    return f"{host}_{parts.port}" if parts.port is not None else host
+    name = _encode((parts.hostname or "").lower())
+    if parts.scheme == "https":
+        name += "_https"
+    if parts.port is not None:
+        name += f"_{parts.port}"
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        name += "_auth" + hashlib.sha256(userinfo.encode()).hexdigest()[:16]
+    return _fit(name)
 
 
 def url_to_path(url: str) -> PurePosixPath:

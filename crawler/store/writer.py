@@ -26,6 +26,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a mirror is meant to be read
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -36,11 +37,11 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     """The records of a crawl.jsonl; a torn last line (a kill mid-write) is skipped."""
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as handle:
+    with open(path, "rb") as handle:
         for line in handle:
             try:
                 yield json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
 
 

@@ -1,0 +1,365 @@
+"""url_to_path: stays under pages/, fits every file system, and never maps two URLs together."""
+
+from __future__ import annotations
+
+import os
+import string
+from itertools import combinations
+from pathlib import PurePosixPath
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from crawler.store.paths import MAX_NAME, host_dir, url_to_path
+from crawler.urls import InvalidURL, canonicalize
+
+WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
+    f"{d}{i}" for d in ("com", "lpt") for i in "0123456789¹²³"
+}
+
+
+def path_of(url: str) -> str:
+    """url_to_path of the canonical form of `url`, as a POSIX string."""
+    return url_to_path(canonicalize(url)).as_posix()
+
+
+def is_proper_ancestor(p: PurePosixPath, q: PurePosixPath) -> bool:
+    """Whether `p` is a directory on the way to `q` (so `p` as a file would clash with `q`)."""
+    return len(p.parts) < len(q.parts) and q.parts[: len(p.parts)] == p.parts
+
+
+def check_component(name: str) -> None:
+    """Assert `name` is a safe single file name on POSIX and Windows."""
+    assert name, "empty component"
+    assert name not in (".", ".."), name
+    assert "/" not in name and "\\" not in name, name
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in name), repr(name)
+    assert len(name.encode("utf-8")) <= MAX_NAME, (len(name.encode("utf-8")), name[:40])
+    stem = name.split(".", 1)[0].lower()
+    assert stem not in WINDOWS_RESERVED, name
+    assert not name.endswith((".", " ")), name
+    assert not set(':*?"<>|') & set(name), name
+
+
+def check_path(path: PurePosixPath) -> None:
+    """Assert every component is safe and the path cannot leave OUT/pages."""
+    assert path.parts[0] == "pages"
+    assert not path.is_absolute()
+    assert len(path.parts) >= 3  # pages / host / file
+    for name in path.parts:
+        check_component(name)
+    resolved = os.path.normpath(os.path.join("/out", *path.parts))
+    assert resolved.startswith("/out/pages/"), resolved
+    assert os.path.normpath(os.path.join("/out", *path.parts[:2])) == f"/out/pages/{path.parts[1]}"
+
+
+# --- examples ----------------------------------------------------------------------------------
+
+
+def test_root_is_index_html() -> None:
+    assert path_of("http://example.com/") == "pages/example.com/index.html"
+    assert path_of("http://example.com") == "pages/example.com/index.html"
+
+
+def test_directory_url_is_its_index_html() -> None:
+    assert path_of("http://example.com/a/b/") == "pages/example.com/a/b/index.html"
+
+
+def test_x_and_x_slash_and_x_index_html_differ() -> None:
+    paths = {path_of(u) for u in ("http://h/x", "http://h/x/", "http://h/x/index.html")}
+    assert len(paths) == 3
+    assert path_of("http://h/x/") == "pages/h/x/index.html"
+
+
+def test_file_and_directory_of_one_name_do_not_clash() -> None:
+    urls = ["http://h/x", "http://h/x/y", "http://h/v1.2", "http://h/v1.2/z", "http://h/x/"]
+    paths = [url_to_path(canonicalize(u)) for u in urls]
+    assert len(set(paths)) == len(paths)
+    for p, q in combinations(paths, 2):
+        assert not is_proper_ancestor(p, q), (p, q)
+        assert not is_proper_ancestor(q, p), (q, p)
+
+
+def test_query_strings_are_distinct() -> None:
+    urls = [
+        "http://h/x",
+        "http://h/x?a=1",
+        "http://h/x?a=2",
+        "http://h/x?a=1&b=2",
+        "http://h/?a=1",
+        "http://h/x/?a=1",
+    ]
+    paths = [path_of(u) for u in urls]
+    assert len(set(paths)) == len(urls)
+    assert "?" not in "".join(paths)
+    # The query is part of the last name, not a new directory.
+    assert path_of("http://h/x?a=1").count("/") == path_of("http://h/x").count("/")
+
+
+@pytest.mark.parametrize("name", ["CON", "con", "nul.txt", "NUL.tar.gz", "com1", "LPT9", "aux"])
+def test_windows_reserved_names_are_encoded(name: str) -> None:
+    path = url_to_path(canonicalize(f"http://h/{name}"))
+    check_path(path)
+    assert path.name.split(".")[0].lower() not in WINDOWS_RESERVED
+    # ... also as a directory
+    directory = url_to_path(canonicalize(f"http://h/{name}/x")).parts[2]
+    check_component(directory)
+
+
+def test_reserved_name_does_not_clash_with_its_encoding() -> None:
+    assert path_of("http://h/CON") != path_of("http://h/%2543ON")
+    assert path_of("http://h/con") != path_of("http://h/CON")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://h/..",
+        "http://h/../../etc/passwd",
+        "http://h/%2e%2e",
+        "http://h/%2e%2e/%2e%2e/x",
+        "http://h/a/%2E%2E/%2E%2E/%2E%2E/b",
+        "http://h/..%2f..%2fx",
+        "http://h/%2e%2e%2f%2e%2e%2fx",
+        "http://h/...",
+        "http://h/./.",
+        "http://h/a%5c..%5c..%5cb",
+        "http://h/%00",
+        "http://h/a%2Fb",
+    ],
+)
+def test_dot_segments_stay_inside(url: str) -> None:
+    check_path(url_to_path(canonicalize(url)))
+
+
+def test_escaped_slash_is_not_a_directory() -> None:
+    assert path_of("http://h/a%2Fb") != path_of("http://h/a/b")
+    assert url_to_path(canonicalize("http://h/a%2Fb")).parts[2:] != ("a", "b~")
+
+
+def test_empty_segments_are_kept_apart() -> None:
+    paths = {path_of(u) for u in ("http://h/x", "http://h//x", "http://h///x", "http://h/x//")}
+    assert len(paths) == 4
+
+
+def test_long_names_are_cut_to_255_bytes() -> None:
+    for n in (255, 256, 300, 1000):
+        for seg in ("a" * n, "é" * n, "a." * (n // 2)):
+            for url in (f"http://h/{seg}", f"http://h/{seg}/x", f"http://h/x?q={seg}"):
+                try:
+                    canonical = canonicalize(url)
+                except InvalidURL:
+                    continue  # over the URL length limit
+                check_path(url_to_path(canonical))
+
+
+def test_long_names_stay_distinct() -> None:
+    long = "a" * 400
+    paths = {path_of(f"http://h/{long}{tail}") for tail in ("", "b", "c", ".x", "/")}
+    assert len(paths) == 5
+    file_and_dir = [url_to_path(canonicalize(f"http://h/{long}{t}")) for t in ("", "/x")]
+    assert not is_proper_ancestor(*file_and_dir)
+
+
+def test_port_gives_host_underscore_port() -> None:
+    assert path_of("http://example.com:8080/a") == "pages/example.com_8080/a~"
+    assert path_of("https://Example.COM:8443/") == "pages/example.com_https_8443/index.html"
+    # default ports are dropped by canonicalize
+    assert path_of("http://example.com:80/") == "pages/example.com/index.html"
+    assert path_of("https://example.com:443/") == "pages/example.com_https/index.html"
+
+
+def test_host_dir_cannot_collide_with_a_port_dir() -> None:
+    # `_` is always escaped in host names, so `a_80` can only be host a, port 80.
+    assert host_dir("http://a_80/") != host_dir("http://a:80/")
+    assert host_dir(canonicalize("http://a_8080/")) != host_dir(canonicalize("http://a:8080/"))
+
+
+def test_ipv6_host_is_a_safe_name() -> None:
+    path = url_to_path(canonicalize("http://[::1]:8080/x"))
+    check_path(path)
+    assert path.parts[1].endswith("_8080")
+
+
+def test_long_host_is_cut_to_255_bytes() -> None:
+    # A legal DNS name (labels <= 63, total 253) plus a port: 259 bytes without a cut.
+    host = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(host) == 253
+    path = url_to_path(canonicalize(f"http://{host}:8080/"))
+    check_path(path)
+
+
+@pytest.mark.parametrize("rest", ["", "x", "a/b.html?q=1", ":8080/x"])
+def test_http_and_https_of_one_url_get_different_files(rest: str) -> None:
+    sep = "" if rest.startswith(":") else "/"
+    http, https = canonicalize(f"http://h{sep}{rest}"), canonicalize(f"https://h{sep}{rest}")
+    assert http != https
+    assert url_to_path(http) != url_to_path(https)
+
+
+def test_userinfo_urls_get_different_files() -> None:
+    plain, with_user = canonicalize("http://h/x"), canonicalize("http://u:p@h/x")
+    assert plain != with_user
+    assert url_to_path(plain) != url_to_path(with_user)
+
+
+# --- properties --------------------------------------------------------------------------------
+
+HOST_CHARS = string.ascii_letters + string.digits + ".-"
+hosts = st.text(HOST_CHARS, min_size=1, max_size=40)
+ports = st.none() | st.integers(min_value=1, max_value=65535)
+
+SPECIAL_SEGMENTS = [
+    ".",
+    "..",
+    "...",
+    "%2e",
+    "%2E%2e",
+    "%",
+    "%%",
+    "%zz",
+    "%00",
+    "%01",
+    "%1f",
+    "%7f",
+    "%2F",
+    "%5C",
+    "%3F",
+    "%23",
+    "%25",
+    "%7E",
+    "~",
+    "\\",
+    ":",
+    "a:b",
+    "C:",
+    "CON",
+    "con.txt",
+    "Com1",
+    "lpt3.x",
+    "NUL",
+    "index.html",
+    "index%2Ehtml",
+    "x~",
+    "a.",
+    "a..",
+    " ",
+    "a b",
+    "é",
+    "日本",
+    "\U0001f600",
+    "\u202e",
+    "a" * 300,
+    "b." * 150,
+    "%41" * 100,
+    "é" * 200,
+]
+segment_text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#"), max_size=30
+)
+segments = st.sampled_from(SPECIAL_SEGMENTS) | segment_text
+queries = st.none() | st.sampled_from(["", "a=1", "a=1&b=2", "x", "%00", "q=..%2F"]) | segment_text
+
+
+@st.composite
+def urls(draw: st.DrawFn, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """A URL (not necessarily valid) from the wide segment alphabet."""
+    scheme = draw(st.sampled_from(schemes))
+    host = draw(hosts)
+    port = draw(ports)
+    netloc = host if port is None else f"{host}:{port}"
+    path = "/".join(draw(st.lists(segments, max_size=6)))
+    if draw(st.booleans()):
+        path += "/"
+    query = draw(queries)
+    return f"{scheme}://{netloc}/{path}" + ("" if query is None else f"?{query}")
+
+
+def canonical_or_reject(url: str) -> str:
+    """canonicalize(url), or hypothesis.assume(False) for a URL the crawler would refuse."""
+    try:
+        return canonicalize(url)
+    except InvalidURL:
+        assume(False)
+        raise AssertionError("unreachable") from None
+
+
+PROPERTY = settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
+
+
+@PROPERTY
+@given(urls())
+def test_property_every_component_is_safe(url: str) -> None:
+    check_path(url_to_path(canonical_or_reject(url)))
+
+
+def injective_and_no_ancestor(canonical_urls: set[str]) -> None:
+    """Assert url_to_path is one-to-one on `canonical_urls` and no file is another's directory."""
+    by_path: dict[PurePosixPath, str] = {}
+    for u in canonical_urls:
+        p = url_to_path(u)
+        assert p not in by_path, f"{u!r} and {by_path[p]!r} both map to {p}"
+        by_path[p] = u
+    # A file that is a directory of another file: look up each path's own ancestors.
+    for p, u in by_path.items():
+        for i in range(3, len(p.parts)):
+            ancestor = PurePosixPath(*p.parts[:i])
+            assert ancestor not in by_path, (
+                f"{by_path[ancestor]!r} is saved as {ancestor}, a directory of {u!r} -> {p}"
+            )
+
+
+@PROPERTY
+@given(st.lists(urls(schemes=("http", "https")), min_size=2, max_size=8))
+def test_property_injective_wide_alphabet(raw: list[str]) -> None:
+    canonical = set()
+    for u in raw:
+        try:
+            canonical.add(canonicalize(u))
+        except InvalidURL:
+            continue
+    injective_and_no_ancestor(canonical)
+
+
+SMALL_SEGMENTS = st.sampled_from(
+    ["a", "A", "a.b", "a.b~", "b", "index.html", "", "x~", "x", "x.", "%", "%25", "~", ".", "con"]
+)
+SMALL_QUERIES = st.none() | st.sampled_from(["", "q", "q=1", "a.b", "index.html"])
+
+
+@st.composite
+def same_host_urls(draw: st.DrawFn) -> str:
+    """A URL on one host, from a tiny alphabet so that near-clashes are likely."""
+    path = "/".join(draw(st.lists(SMALL_SEGMENTS, min_size=1, max_size=4)))
+    query = draw(SMALL_QUERIES)
+    port = draw(st.sampled_from(["", ":8080"]))
+    return f"http://h{port}/{path}" + ("" if query is None else f"?{query}")
+
+
+@PROPERTY
+@given(st.lists(same_host_urls(), min_size=2, max_size=12))
+def test_property_injective_same_host(raw: list[str]) -> None:
+    injective_and_no_ancestor({canonical_or_reject(u) for u in raw})
+
+
+def test_injective_on_every_short_path_over_a_small_alphabet() -> None:
+    # Exhaustive companion to the property: all paths of up to 3 segments, with and
+    # without a query, over the clash-prone alphabet.
+    alphabet = ["a", "a.b", "index.html", "", "x~", "a.", "%"]
+    raw = {"http://h/"}
+    frontier = [""]
+    for _ in range(3):
+        frontier = [f"{p}/{s}" for p in frontier for s in alphabet]
+        raw.update(f"http://h{p}" for p in frontier)
+    raw |= {f"{u}?q" for u in raw}
+    canonical = {canonicalize(u) for u in raw}
+    assert len(canonical) > 500
+    injective_and_no_ancestor(canonical)
+    for u in canonical:
+        check_path(url_to_path(u))
