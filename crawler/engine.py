@@ -126,7 +126,10 @@ def crawl(
         storage = Storage(config.output, resume=config.resume)
         frontier = Frontier(config, visited=visited)
         hosts = HostSlots(config.per_host, config.delay)
-        robots = None if config.ignore_robots else RobotsCache(config.user_agent, config.timeout)
+        robots = None
+        if not config.ignore_robots:
+            # An unreachable robots.txt disallows for now; it is asked again this much later.
+            robots = RobotsCache(config.user_agent, config.timeout, unreachable_ttl=5.0)
         services = Services(
             config, frontier, hosts, robots, pool, storage, RetryPolicy(config.retries)
         )

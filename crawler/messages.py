@@ -67,6 +67,7 @@ class ParseResult:
     title: str | None = None
     nofollow: bool = False
     error: str | None = None
+    rejected: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 _WORDS = [
     "crawl",
@@ -167,6 +167,9 @@ class Site:
             return 404, {"Content-Type": "text/plain"}, b"no robots.txt\n"
         if path == "/":
             return 200, {"Content-Type": "text/html; charset=utf-8"}, self.render(host, 0)
+        special = self._special(host, path)
+        if special is not None:
+            return special
         parts = path.strip("/").split("/")
         if len(parts) == 2 and parts[1].split(".")[0].isdigit():
             kind, number = parts[0], int(parts[1].split(".")[0])
@@ -181,6 +184,73 @@ class Site:
                 body = f'<html><title>Moved {number}</title><a href="/">home</a></html>'.encode()
                 return 200, {"Content-Type": "text/html"}, body
         return 404, {"Content-Type": "text/plain"}, b"not found\n"
+
+    def _special(self, host: str, path: str) -> tuple[int, dict[str, str], bytes] | None:
+        """Pages that no generated page links to, for tests that seed them directly.
+
+        /flaky/N/x answers 503 N times, then 200; /retry-after/S/x answers 429 with
+        `Retry-After: S` once, then 200; /loop/a and /loop/b redirect to each other;
+        /chain/N redirects to /chain/N-1 down to /chain/0, a page; /spellings links to
+        /spell/a under several spellings of one URL; /goto/ftp|file|javascript|other-host
+        redirects there; /links/a,b%2Fc links to /a and /b/c; /status/N answers N.
+        """
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        parts = path.strip("/").split("/")
+        base = self.base(host).rstrip("/")
+        if parts[0] == "flaky" and len(parts) >= 2 and parts[1].isdigit():
+            with self._cond:
+                seen = self.stats[host].hits[path]
+            if seen <= int(parts[1]):
+                return 503, {"Content-Type": "text/plain"}, b"try again\n"
+            return 200, html, b"<html><title>recovered</title></html>"
+        if parts[0] == "retry-after" and len(parts) >= 2:
+            with self._cond:
+                seen = self.stats[host].hits[path]
+            if seen <= 1:
+                return 429, {"Retry-After": parts[1], "Content-Type": "text/plain"}, b"slow\n"
+            return 200, html, b"<html><title>waited</title></html>"
+        if parts[0] == "loop" and len(parts) == 2:
+            other = "b" if parts[1] == "a" else "a"
+            return 302, {"Location": f"/loop/{other}"}, b""
+        if parts[0] == "chain" and len(parts) == 2 and parts[1].isdigit():
+            n = int(parts[1])
+            if n == 0:
+                return 200, html, b"<html><title>end of chain</title></html>"
+            return 301, {"Location": f"{base}/chain/{n - 1}"}, b""
+        if parts[0] == "spellings":
+            port = self.port
+            spellings = [
+                "/spell/a",
+                "/spell/./a",
+                "/SPELL/../spell/a",
+                "/spell/%61",
+                "spell/a#frag",
+                f"http://{host}:{port}/spell/a",
+                f"HTTP://{host.upper()}:{port}/spell/x/../a",
+                f"http://{host}:{port}/spell/%2e/a",
+                "/spell/b?y=2&x=1",
+                "/spell/b?x=1&y=2",
+            ]
+            links = "".join(f'<a href="{h}">{h}</a>' for h in spellings)
+            return 200, html, f"<html><title>spellings</title>{links}</html>".encode()
+        if parts[0] == "spell":
+            return 200, html, b"<html><title>spelled</title></html>"
+        if parts[0] == "goto" and len(parts) == 2:
+            targets = {
+                "ftp": "ftp://127.0.0.1/file",
+                "file": "file:///etc/passwd",
+                "javascript": "javascript:alert(1)",
+                "other-host": self.base(self.hosts[-1]) + "page/1",
+            }
+            return 302, {"Location": targets.get(parts[1], "/")}, b""
+        if parts[0] == "links" and len(parts) == 2:
+            # A page that links to each name in its last segment, comma separated, on this host.
+            targets = [unquote(t) for t in parts[1].split(",")]
+            links = "".join(f'<a href="/{t}">{t}</a>' for t in targets)
+            return 200, html, f"<html><title>links</title>{links}</html>".encode()
+        if parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():
+            return int(parts[1]), {"Content-Type": "text/plain"}, b"as you asked\n"
+        return None
 
     def expected(self, host: str, depth: int | None = None) -> dict[str, int]:
         """Every URL of `host` a host-scoped crawl from its root admits, with its depth."""

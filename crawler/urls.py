@@ -18,6 +18,35 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # Browsers and search engines give up on URLs much past this length; traps make them longer.
 MAX_URL_LENGTH = 2048
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _percent(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
+
+
+def _normalize_path(path: str) -> str:
+    """What w3lib leaves: %XX of unreserved characters decoded (so `%2e` is a dot), hex in
+    upper case, then dot-segments removed (RFC 3986 6.2.2.2 and 5.2.4)."""
+    path = _PERCENT.sub(_percent, path)
+    out: list[str] = []
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == ".":
+            if last:
+                out.append("")
+        elif segment == "..":
+            if len(out) > 1:
+                out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    result = "/".join(out)
+    return result if result.startswith("/") else "/" + result
 
 
 class InvalidURL(ValueError):
@@ -57,7 +86,9 @@ def canonicalize(url: str) -> str:
         host = f"[{host}]"
     if port is not None and port != DEFAULT_PORTS[scheme]:
         host = f"{host}:{port}"
-    canonical = urlunsplit((scheme, userinfo + host, parts.path or "/", parts.query, ""))
+    path = _normalize_path(parts.path or "/")
+    query = _PERCENT.sub(_percent, parts.query)
+    canonical = urlunsplit((scheme, userinfo + host, path, query, ""))
     if len(canonical) > MAX_URL_LENGTH:
         raise InvalidURL(f"URL longer than {MAX_URL_LENGTH} characters")
     return canonical

@@ -43,6 +43,8 @@ class RobotsVerdict:
     reason: str = ""
     # A host whose robots.txt cannot be reached at all is recorded as that network error.
     kind: ErrorKind = ErrorKind.ROBOTS
+    # Set when robots.txt was unreachable (5xx, network): the time it will be asked again.
+    retry_at: float | None = None
 
 
 class RobotsCache:
@@ -85,7 +87,8 @@ class RobotsCache:
         if entry.allow_all:
             return RobotsVerdict(True)
         if entry.parser is None:
-            return RobotsVerdict(False, reason=entry.reason, kind=entry.kind)
+            retry_at = entry.expires_at if entry.expires_at != float("inf") else None
+            return RobotsVerdict(False, reason=entry.reason, kind=entry.kind, retry_at=retry_at)
         allowed = entry.parser.can_fetch(url, self._user_agent)
         delay = entry.parser.crawl_delay(self._user_agent) or 0.0
         return RobotsVerdict(allowed, float(delay), "" if allowed else "disallowed by robots.txt")

@@ -24,7 +24,7 @@ from ..frontier import Frontier
 from ..messages import ParseJob, Record, WorkItem
 from ..parse.pool import ParserPool
 from ..store.writer import Storage
-from ..urls import host_key, in_scope, resolve
+from ..urls import InvalidURL, canonicalize, host_key, in_scope, resolve
 from .hosts import Grant, HostSlot, HostSlots
 from .http import FetchResult, fetch, new_session
 from .retry import RetryPolicy
@@ -114,6 +114,10 @@ class FetcherThread(threading.Thread):
             verdict = s.robots.check(url, session)
             if not verdict.allowed:
                 self._kick(slot)
+                if verdict.retry_at is not None and item.attempt <= s.config.retries:
+                    # RFC 9309 2.3.1.4: unreachable robots.txt is "disallow for now".
+                    s.frontier.defer(item.retry(), verdict.retry_at)
+                    return False
                 self.finish(item, None, (verdict.kind, verdict.reason))
                 return True
             slot.crawl_delay = verdict.crawl_delay
@@ -155,6 +159,7 @@ class FetcherThread(threading.Thread):
             return True
         assert result.body is not None
         links: tuple[str, ...] = ()
+        rejected: tuple[str, ...] = ()
         title = None
         error = None
         if result.is_html:
@@ -168,14 +173,31 @@ class FetcherThread(threading.Thread):
             )
             if parsed.error is not None:
                 error = (ErrorKind.PARSE, parsed.error)
-            links, title = parsed.links, parsed.title
+            links, title, rejected = parsed.links, parsed.title, parsed.rejected
         path = s.storage.save_body(result.url, result.body)
         depth_left = s.config.depth is None or item.depth < s.config.depth
         if depth_left:
             for link in links:
                 s.frontier.admit(link, item.depth + 1, item.url, item.seed)
+            for raw in rejected:
+                self._reject(raw, item)
         self.finish(item, result, error, links=len(links), title=title, path=path)
         return True
+
+    def _reject(self, raw: str, parent: WorkItem) -> None:
+        """Record a link that cannot be admitted (over-long, malformed), once per spelling."""
+        if not self.s.frontier.claim(raw):
+            return
+        try:
+            canonicalize(raw)
+            reason = "not a crawlable URL"
+        except InvalidURL as exc:
+            reason = str(exc)
+        self.finish(
+            WorkItem(raw, parent.depth + 1, parent.url, parent.seed),
+            None,
+            (ErrorKind.INVALID_URL, reason),
+        )
 
     def _redirect(self, item: WorkItem, result: FetchResult) -> bool:
         s = self.s

@@ -1,6 +1,6 @@
 """Stage 4 of 5: the parser processes (pool.py), their entry point (child.py), and extract.py."""
 
-from .extract import parse_html
+from .extract import Page, parse_html, parse_page
 from .pool import ParserPool
 
-__all__ = ["ParserPool", "parse_html"]
+__all__ = ["Page", "ParserPool", "parse_html", "parse_page"]

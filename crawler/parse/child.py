@@ -11,16 +11,16 @@ import traceback
 from multiprocessing.connection import Connection
 
 from ..messages import ParseJob, ParseResult
-from .extract import parse_html
+from .extract import parse_page
 
 
 def run_job(job: ParseJob) -> ParseResult:
     """Parse one page; errors are returned, not raised."""
     try:
-        links, title, nofollow = parse_html(job.url, job.body, job.content_type)
+        page = parse_page(job.url, job.body, job.content_type)
     except BaseException:  # noqa: BLE001 - the traceback goes home in the result
         return ParseResult(job.job_id, error=traceback.format_exc(limit=20)[-4000:])
-    return ParseResult(job.job_id, links, title, nofollow)
+    return ParseResult(job.job_id, page.links, page.title, page.nofollow, rejected=page.rejected)
 
 
 def main(conn: Connection) -> None:
