@@ -178,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ignore-robots", action="store_true", help="do not fetch or obey robots.txt")
     p.add_argument(
+        "--sitemaps",
+        action="store_true",
+        help="also admit the URLs of the seeds' sitemaps (robots.txt Sitemap lines, /sitemap.xml)",
+    )
+    p.add_argument(
         "--output",
         type=Path,
         default=Path("output"),
@@ -216,6 +221,7 @@ def build_config(args: argparse.Namespace) -> Config:
         max_redirects=args.max_redirects,
         user_agent=args.user_agent,
         ignore_robots=args.ignore_robots,
+        sitemaps=args.sitemaps,
         resume=args.resume,
         quiet=args.quiet,
         verbose=args.verbose,

@@ -50,6 +50,7 @@ class Config:
     parse_timeout: float = DEFAULT_PARSE_TIMEOUT
     user_agent: str = DEFAULT_USER_AGENT
     ignore_robots: bool = False
+    sitemaps: bool = False
     resume: bool = False
     quiet: bool = False
     verbose: bool = False

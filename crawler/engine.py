@@ -30,18 +30,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import __version__
 from .config import Config
 from .fetch.hosts import HostSlots
+from .fetch.http import new_adapter, new_session
 from .fetch.retry import RetryPolicy
 from .fetch.robots import RobotsCache
+from .fetch.sitemaps import SitemapReader, sitemap_candidates
 from .fetch.worker import FetcherThread, Services
 from .frontier import Frontier
 from .messages import WorkItem
 from .parse.pool import ParserPool
 from .progress import Progress, Snapshot
 from .store.writer import Storage, read_records
+from .urls import in_scope, passes_filters
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +135,21 @@ def crawl(
             # An unreachable robots.txt disallows for now; it is asked again this much later.
             robots = RobotsCache(config.user_agent, config.timeout, unreachable_ttl=5.0)
         services = Services(
-            config, frontier, hosts, robots, pool, storage, RetryPolicy(config.retries)
+            config,
+            frontier,
+            hosts,
+            robots,
+            pool,
+            storage,
+            RetryPolicy(config.retries),
+            adapter=new_adapter(config.per_host),
         )
         for item in pending:
             frontier.admit(item.url, item.depth, item.parent, item.seed)
         for seed in seeds:
             frontier.admit(seed, 0, None, seed)
+        if config.sitemaps:
+            _admit_sitemaps(config, frontier, robots, seeds)
         threads = [FetcherThread(services, i) for i in range(config.threads)]
         for thread in threads:
             thread.start()
@@ -158,6 +171,8 @@ def crawl(
             frontier.stop()
             frontier.wait(config.timeout * 4)
         _teardown(frontier, threads, pool)
+        if services is not None and services.adapter is not None:
+            services.adapter.close()
         if progress is not None and services is not None:
             progress.update(_snapshot(services))
             progress.close()
@@ -170,6 +185,36 @@ def crawl(
             storage.close()
     assert summary is not None
     return summary
+
+
+def _admit_sitemaps(
+    config: Config, frontier: Frontier, robots: RobotsCache | None, seeds: Sequence[str]
+) -> None:
+    """Admit at depth 0 the in-scope URLs of each seed origin's sitemaps (before any fetcher
+    runs, so the crawl cannot finish before they are in)."""
+    origins: dict[str, str] = {}
+    for seed in seeds:
+        parts = urlsplit(seed)
+        origins.setdefault(f"{parts.scheme}://{parts.netloc}", seed)
+    reader = SitemapReader(timeout=config.timeout)
+    with new_session(config.user_agent, config.per_host) as session:
+        for origin, seed in origins.items():
+            listed: list[str] = []
+            if robots is not None:
+                robots.check(origin + "/", session)
+                listed = robots.sitemaps(origin)
+            result = reader.read(session, sitemap_candidates(origin, listed))
+            admitted = 0
+            for url in result.urls:
+                if in_scope(url, seed, config.scope) and passes_filters(
+                    url, config.allow_re, config.deny_re
+                ):
+                    admitted += frontier.admit(url, 0, None, seed)
+            for sitemap, message in result.errors:
+                logger.info("sitemap %s: %s", sitemap, message)
+            logger.info(
+                "%s: %d sitemaps read, %d URLs admitted", origin, len(result.fetched), admitted
+            )
 
 
 def _snapshot(services: Services) -> Snapshot:

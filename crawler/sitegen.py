@@ -53,6 +53,7 @@ class HostStats:
     """What one host's server saw."""
 
     hits: Counter[str] = field(default_factory=Counter)
+    connections: int = 0  # TCP connections accepted
     active: int = 0
     max_active: int = 0
     log: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, path)
@@ -192,7 +193,9 @@ class Site:
         `Retry-After: S` once, then 200; /loop/a and /loop/b redirect to each other;
         /chain/N redirects to /chain/N-1 down to /chain/0, a page; /spellings links to
         /spell/a under several spellings of one URL; /goto/ftp|file|javascript|other-host
-        redirects there; /links/a,b%2Fc links to /a and /b/c; /status/N answers N.
+        redirects there; /links/a,b%2Fc links to /a and /b/c; /status/N answers N;
+        /sitemap.xml and /maps/index.xml (an index of a plain and a gzipped sitemap) list
+        /orphan/N pages that nothing links to.
         """
         html = {"Content-Type": "text/html; charset=utf-8"}
         parts = path.strip("/").split("/")
@@ -248,6 +251,32 @@ class Site:
             targets = [unquote(t) for t in parts[1].split(",")]
             links = "".join(f'<a href="/{t}">{t}</a>' for t in targets)
             return 200, html, f"<html><title>links</title>{links}</html>".encode()
+        xml = {"Content-Type": "application/xml"}
+        ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        if path == "/sitemap.xml":
+            locs = f"<url><loc>{base}/orphan/1</loc></url>"
+            return 200, xml, f"<urlset {ns}>{locs}</urlset>".encode()
+        if path == "/maps/index.xml":
+            maps = "".join(
+                f"<sitemap><loc>{base}/maps/{n}</loc></sitemap>" for n in ("a.xml", "b.xml.gz")
+            )
+            return 200, xml, f"<sitemapindex {ns}>{maps}</sitemapindex>".encode()
+        if path in ("/maps/a.xml", "/maps/b.xml.gz"):
+            first = 2 if path.endswith("a.xml") else 4
+            urls = [
+                f"{base}/orphan/{first}",
+                f"{base}/orphan/{first + 1}",
+                self.base(self.hosts[-1]) + "orphan/99",
+            ]  # another host: out of scope
+            body = f"<urlset {ns}>" + "".join(f"<url><loc>{u}</loc></url>" for u in urls)
+            data = (body + "</urlset>").encode()
+            if path.endswith(".gz"):
+                import gzip
+
+                return 200, {"Content-Type": "application/x-gzip"}, gzip.compress(data)
+            return 200, xml, data
+        if parts[0] == "orphan":
+            return 200, html, b"<html><title>orphan</title></html>"
         if parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():
             return int(parts[1]), {"Content-Type": "text/plain"}, b"as you asked\n"
         return None
@@ -388,6 +417,11 @@ def _handler_for(site: Site, host: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "crawl-testsite/1"
+
+        def setup(self) -> None:
+            super().setup()
+            with site._cond:
+                site.stats[host].connections += 1
 
         def do_GET(self) -> None:
             started = site._begin(host, self.path)

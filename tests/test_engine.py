@@ -88,6 +88,14 @@ def test_per_host_cap_is_reached_and_never_exceeded(make_site, run_crawl) -> Non
         assert site.stats[host].max_active == 3, host
 
 
+def test_connections_are_reused_across_threads(make_site, run_crawl) -> None:
+    site = make_site(pages=60, links=4, latency=0.01)
+    _, records = run_crawl(site.seed_urls(), threads=16, per_host=3)
+    assert len(records) > 100
+    for host in site.hosts:
+        assert 1 <= site.stats[host].connections <= 3, site.stats[host].connections
+
+
 def test_one_and_four_parsers_give_the_same_link_graph(site: Site, run_crawl, tmp_path) -> None:
     def graph(parsers: int) -> dict[str, tuple[int, str | None]]:
         _, records = run_crawl(site.seed_urls(), parsers=parsers, output=tmp_path / str(parsers))

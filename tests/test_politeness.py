@@ -204,3 +204,25 @@ def test_overlong_links_are_recorded_not_fetched(make_site, run_crawl) -> None:
     assert "2048" in invalid[0]["error"]["message"]
     assert not [p for p in site.stats["127.0.0.1"].hits if p.startswith("/" + long)]
     assert site.stats["127.0.0.1"].hits["/page/1"] == 1
+
+
+def test_sitemaps_from_robots_and_sitemap_xml_are_admitted_in_scope(make_site, run_crawl) -> None:
+    site = make_site()
+    base = site.base("127.0.0.1")
+    site.robots["127.0.0.1"] = (
+        f"User-agent: *\nDisallow: /orphan/5\nSitemap: {base}maps/index.xml\n"
+    )
+    _, records = run_crawl([base], sitemaps=True, depth=0)
+    got = by_url(records)
+    orphans = {u for u in got if "/orphan/" in u}
+    assert orphans == {f"{base}orphan/{n}" for n in (1, 2, 3, 4, 5)}
+    assert all(got[u]["depth"] == 0 for u in orphans)
+    assert got[f"{base}orphan/5"]["error"]["kind"] == "robots"
+    assert "/orphan/99" not in site.stats["127.0.0.2"].hits
+    hits = site.stats["127.0.0.1"].hits
+    assert hits["/maps/b.xml.gz"] == 1 and hits["/sitemap.xml"] == 1
+
+
+def test_without_sitemaps_option_no_sitemap_is_read(site: Site, run_crawl) -> None:
+    run_crawl(site.seed_urls(), depth=0)
+    assert "/sitemap.xml" not in site.stats["127.0.0.1"].hits

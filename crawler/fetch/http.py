@@ -18,6 +18,7 @@ from ..errors import ErrorKind
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 CHUNK = 64 * 1024
+DRAIN_LIMIT = 64 * 1024  # unwanted bodies up to this size are read to keep the connection
 # A server that drips bytes can keep every read under --timeout; this bounds the whole exchange.
 DEADLINE_FACTOR = 3.0
 
@@ -56,11 +57,23 @@ class FetchResult:
         return hashlib.sha256(self.body).hexdigest() if self.body is not None else None
 
 
-def new_session(user_agent: str, per_host: int) -> requests.Session:
-    """A session for one fetcher thread, its connection pools sized to the per-host cap."""
+def new_adapter(per_host: int) -> HTTPAdapter:
+    """A transport whose pool keeps at most `per_host` connections to each host.
+
+    One adapter is shared by every fetcher thread's Session: urllib3's PoolManager is
+    thread-safe, and as the host semaphore lets at most `per_host` requests run at once, each
+    host needs at most that many connections, reused across threads for the whole crawl.
+    """
+    return HTTPAdapter(pool_connections=256, pool_maxsize=per_host, max_retries=0)
+
+
+def new_session(
+    user_agent: str, per_host: int, adapter: HTTPAdapter | None = None
+) -> requests.Session:
+    """A session for one fetcher thread (sessions are not documented as thread-safe)."""
     session = requests.Session()
     session.headers["User-Agent"] = user_agent
-    adapter = HTTPAdapter(pool_connections=64, pool_maxsize=per_host, max_retries=0)
+    adapter = adapter or new_adapter(per_host)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -100,6 +113,7 @@ def fetch(session: requests.Session, url: str, *, timeout: float, max_bytes: int
             status = response.status_code
             content_type = response.headers.get("Content-Type")
             if status in REDIRECT_STATUSES and "Location" in response.headers:
+                drain(response)
                 return FetchResult(
                     url,
                     status,
@@ -108,6 +122,7 @@ def fetch(session: requests.Session, url: str, *, timeout: float, max_bytes: int
                     elapsed_ms=_ms(started),
                 )
             if not 200 <= status < 300:
+                drain(response)
                 return FetchResult(
                     url,
                     status,
@@ -144,6 +159,19 @@ def fetch(session: requests.Session, url: str, *, timeout: float, max_bytes: int
     return FetchResult(
         url, status, content_type, body=body, elapsed_ms=_ms(started), size=len(body)
     )
+
+
+def drain(response: requests.Response) -> None:
+    """Read a small unwanted body so its connection goes back to the pool (closing a response
+    with unread data closes the connection, and the next request would open a new one)."""
+    declared = response.headers.get("Content-Length", "")
+    if not (declared.isascii() and declared.isdigit()) or int(declared) > DRAIN_LIMIT:
+        return
+    read = 0
+    for chunk in response.iter_content(CHUNK):
+        read += len(chunk)
+        if read > DRAIN_LIMIT:
+            return
 
 
 def _ms(started: float) -> int:

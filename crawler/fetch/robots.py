@@ -17,7 +17,7 @@ import requests
 from protego import Protego
 
 from ..errors import ErrorKind
-from .http import classify
+from .http import classify, drain
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +93,21 @@ class RobotsCache:
         delay = entry.parser.crawl_delay(self._user_agent) or 0.0
         return RobotsVerdict(allowed, float(delay), "" if allowed else "disallowed by robots.txt")
 
+    def sitemaps(self, origin: str) -> list[str]:
+        """The Sitemap lines of an origin's robots.txt (after a `check` of one of its URLs)."""
+        with self._lock:
+            entry = self._entries.get(origin)
+        if entry is None or not entry.ready.is_set() or entry.parser is None:
+            return []
+        return list(entry.parser.sitemaps)
+
     def _load(self, entry: _Entry, origin: str, session: requests.Session) -> None:
         url = origin + "/robots.txt"
         try:
             with session.get(url, timeout=self._timeout, stream=True) as response:
                 status = response.status_code
+                if not 200 <= status < 300:
+                    drain(response)  # keeps the connection for the pages that follow
                 if 400 <= status < 500:
                     entry.allow_all = True
                     return

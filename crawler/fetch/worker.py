@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from itertools import count
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from ..config import Config
 from ..errors import ErrorKind
@@ -62,6 +63,7 @@ class Services:
     retry: RetryPolicy
     counters: Counters = field(default_factory=Counters)
     job_ids: count[int] = field(default_factory=count)
+    adapter: HTTPAdapter | None = None  # one connection pool shared by every thread
 
 
 class FetcherThread(threading.Thread):
@@ -74,7 +76,7 @@ class FetcherThread(threading.Thread):
     def run(self) -> None:
         """The loop: every item taken is accounted for exactly once, whatever happens."""
         frontier = self.s.frontier
-        session = new_session(self.s.config.user_agent, self.s.config.per_host)
+        session = new_session(self.s.config.user_agent, self.s.config.per_host, self.s.adapter)
         try:
             while True:
                 item = frontier.take()
@@ -93,7 +95,8 @@ class FetcherThread(threading.Thread):
                     if finished:
                         frontier.done()
         finally:
-            session.close()
+            if self.s.adapter is None:
+                session.close()  # a shared adapter is closed by the engine
 
     def _record_fault(self, item: WorkItem, exc: BaseException) -> None:
         try:
