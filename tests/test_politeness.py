@@ -226,3 +226,12 @@ def test_sitemaps_from_robots_and_sitemap_xml_are_admitted_in_scope(make_site, r
 def test_without_sitemaps_option_no_sitemap_is_read(site: Site, run_crawl) -> None:
     run_crawl(site.seed_urls(), depth=0)
     assert "/sitemap.xml" not in site.stats["127.0.0.1"].hits
+
+
+def test_each_redirect_hop_is_checked_against_robots(make_site, run_crawl) -> None:
+    site = make_site(robots={"127.0.0.1": "User-agent: *\nDisallow: /dest/\n"})
+    base = site.base("127.0.0.1")
+    _, (record,) = run_crawl([f"{base}moved/4"])
+    assert record["error"]["kind"] == "robots" and record["final_url"] == f"{base}dest/4"
+    assert "/dest/4" not in site.stats["127.0.0.1"].hits
+    assert site.stats["127.0.0.1"].hits["/moved/4"] == 1

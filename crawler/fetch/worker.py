@@ -121,7 +121,7 @@ class FetcherThread(threading.Thread):
                     # RFC 9309 2.3.1.4: unreachable robots.txt is "disallow for now".
                     s.frontier.defer(item.retry(), verdict.retry_at)
                     return False
-                self.finish(item, None, (verdict.kind, verdict.reason))
+                self.finish(item, None, (verdict.kind, verdict.reason), final_url=url)
                 return True
             slot.crawl_delay = verdict.crawl_delay
         grant = slot.try_acquire(item, s.hosts.clock())
