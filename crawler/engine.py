@@ -49,7 +49,6 @@ from .urls import in_scope, passes_filters
 
 logger = logging.getLogger(__name__)
 
-STATE_FILE = "state.json"
 SUMMARY_FILE = "summary.json"
 # How long teardown may take once the queue has drained: threads, then processes.
 JOIN_BUDGET = 10.0
@@ -82,23 +81,15 @@ class Summary:
         return sum(self.errors.values())
 
 
-def _resumed(config: Config) -> tuple[set[str], list[WorkItem]]:
+def _resumed(config: Config, storage: Storage) -> tuple[set[str], list[WorkItem]]:
     """The visited set and the pending items left by an earlier run in config.output."""
-    visited: set[str] = set()
-    for record in read_records(config.output / "crawl.jsonl"):
-        visited.add(record["url"])
+    done: set[str] = set()
+    for record in read_records(storage.jsonl_path):
+        done.add(record["url"])
         if record.get("final_url"):
-            visited.add(record["final_url"])
-    pending: list[WorkItem] = []
-    state_path = config.output / STATE_FILE
-    if state_path.exists():
-        import json
-
-        for entry in json.loads(state_path.read_text(encoding="utf-8")).get("pending", []):
-            item = WorkItem(entry["url"], entry["depth"], entry["parent"], entry["seed"])
-            if item.url not in visited:
-                pending.append(item)
-    return visited, pending
+            done.add(record["final_url"])
+    seen, pending = storage.journal.load(done)
+    return seen | done, pending
 
 
 def crawl(
@@ -118,7 +109,6 @@ def crawl(
     stop = stop or threading.Event()
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    visited, pending = _resumed(config) if config.resume else (set(), [])
 
     pool = ParserPool(config.parsers, parse_timeout=config.parse_timeout).start()
     storage: Storage | None = None
@@ -128,7 +118,10 @@ def crawl(
     exit_reason = "error"
     try:
         storage = Storage(config.output, resume=config.resume)
-        frontier = Frontier(config, visited=visited)
+        visited, pending = _resumed(config, storage) if config.resume else (set(), [])
+        frontier = Frontier(
+            config, visited=visited, admitted=len(visited), on_admit=storage.admitted
+        )
         hosts = HostSlots(config.per_host, config.delay)
         robots = None
         if not config.ignore_robots:
@@ -145,7 +138,7 @@ def crawl(
             adapter=new_adapter(config.per_host),
         )
         for item in pending:
-            frontier.admit(item.url, item.depth, item.parent, item.seed)
+            frontier.readmit(item)
         for seed in seeds:
             frontier.admit(seed, 0, None, seed)
         if config.sitemaps:
@@ -286,20 +279,6 @@ def _finish(
         seeds=list(seeds),
     )
     try:
-        state_path = config.output / STATE_FILE
-        if shelved:
-            storage.write_json(
-                STATE_FILE,
-                {
-                    "version": 1,
-                    "pending": [
-                        {"url": i.url, "depth": i.depth, "parent": i.parent, "seed": i.seed}
-                        for i in shelved
-                    ],
-                },
-            )
-        elif state_path.exists():
-            state_path.unlink()
         data: dict[str, Any] = asdict(summary)
         data["version"] = __version__
         data["bad_seeds"] = list(bad_seeds)

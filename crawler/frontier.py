@@ -43,14 +43,17 @@ class Frontier:
         config: Config,
         *,
         visited: set[str] | None = None,
+        admitted: int = 0,
+        on_admit: Callable[[WorkItem], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
+        self._on_admit = on_admit  # the resume journal: called before the item is queued
         self._clock = clock
         self._queue: queue.Queue[WorkItem | None] = queue.Queue()
         self._lock = threading.Lock()  # guards _visited and the counters below
         self._visited: set[str] = set(visited or ())
-        self._admitted = 0
+        self._admitted = admitted
         self._deduped = 0
         self._refused = 0
         self._finished = 0
@@ -90,6 +93,8 @@ class Frontier:
             item = WorkItem(url, depth, parent, seed)
             if stopping:
                 self._shelved.append(item)
+        if self._on_admit is not None:
+            self._on_admit(item)
         if not stopping:
             self._queue.put(item)
         return True
@@ -101,6 +106,13 @@ class Frontier:
         return in_scope(url, seed, config.scope) and passes_filters(
             url, config.allow_re, config.deny_re
         )
+
+    def readmit(self, item: WorkItem) -> None:
+        """Queue an item admitted by an earlier run (--resume): already visited, not yet done."""
+        self._check_open()
+        with self._lock:
+            self._visited.add(item.url)
+        self._queue.put(item)
 
     def claim(self, url: str) -> bool:
         """Mark a URL reached by a redirect as visited; False if it was already seen."""

@@ -56,6 +56,17 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def pending_in_journal(out: Path) -> int:
+    """URLs admitted but not finished, as the resume journal in `out` has them."""
+    from crawler.store.state import STATE_FILE, Journal
+
+    journal = Journal(out / STATE_FILE, resume=True)
+    try:
+        return journal.counts()[1]
+    finally:
+        journal.close()
+
+
 @pytest.fixture
 def run_crawl(tmp_path: Path) -> Callable[..., tuple[Summary, list[dict[str, Any]]]]:
     """Crawl in-process into a temporary folder; returns (summary, records)."""

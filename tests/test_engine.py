@@ -13,6 +13,8 @@ import pytest
 from crawler.parse.pool import ParserPool
 from crawler.sitegen import Site
 
+from .conftest import pending_in_journal
+
 
 def expected_urls(site: Site, depth: int | None = None) -> set[str]:
     urls: set[str] = set()
@@ -193,4 +195,4 @@ def test_summary_json_is_written(site: Site, run_crawl, tmp_path: Path) -> None:
     assert data["pages"] == len(records) == summary.pages
     assert data["exit_reason"] == "finished"
     assert data["config"]["threads"] == 8
-    assert not (tmp_path / "out" / "state.json").exists()
+    assert pending_in_journal(tmp_path / "out") == 0

@@ -2,7 +2,8 @@
 
 Bodies go under pages/ (paths.py), each written to a temporary file and renamed into place, so
 no crash leaves a half-written file under its final name. crawl.jsonl gets one line per finished
-URL, written whole under a lock and flushed. summary.json and state.json are replaced atomically.
+URL, written whole under a lock and flushed, then marked done in the resume journal (state.py).
+summary.json is replaced atomically.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..messages import Record
+from ..messages import Record, WorkItem
 from .paths import url_to_path
+from .state import STATE_FILE, Journal
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -56,6 +58,7 @@ class Storage:
         if resume:
             self._drop_torn_tail()
         self._lock = threading.Lock()
+        self.journal = Journal(output / STATE_FILE, resume=resume)
         self._jsonl = open(self.jsonl_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115
         self._closed = False
         self.records = 0
@@ -86,6 +89,11 @@ class Storage:
             self._jsonl.flush()
             self.records += 1
             self.bytes += record.bytes
+        self.journal.finished(record.url)
+
+    def admitted(self, item: WorkItem) -> None:
+        """Journal a newly admitted URL, before it is queued."""
+        self.journal.admitted(item)
 
     def write_json(self, name: str, data: dict[str, Any]) -> None:
         """Replace OUTPUT/name with `data` as JSON, atomically."""
@@ -98,6 +106,7 @@ class Storage:
             if not self._closed:
                 self._closed = True
                 self._jsonl.close()
+        self.journal.close()
 
     def __enter__(self) -> Storage:
         return self

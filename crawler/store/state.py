@@ -1,0 +1,98 @@
+"""The resume journal: every admitted URL and whether it is finished, in OUTPUT/state.db.
+
+SQLite in WAL mode (embedded, no server): a row is written when a URL is admitted, before it is
+queued, and marked done when its crawl.jsonl line has been written and flushed. A `kill -9` at
+any moment therefore leaves every admitted URL either done in crawl.jsonl or pending here, and
+`--resume` crawls exactly the pending ones. crawl.jsonl is the authority on what is finished: a
+URL whose line was written just before the kill is done even if its row is not yet marked.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from ..messages import WorkItem
+
+STATE_FILE = "state.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS urls (
+    url TEXT PRIMARY KEY,
+    depth INTEGER NOT NULL,
+    parent TEXT,
+    seed TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0
+)
+"""
+
+
+class Journal:
+    """Admitted and finished URLs of one crawl, safe to use from many threads."""
+
+    def __init__(self, path: Path, *, resume: bool = False) -> None:
+        if not resume:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL: a committed row survives the process being killed (not a power cut), which
+        # is what --resume promises, without an fsync per URL.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+        self._closed = False
+
+    def admitted(self, item: WorkItem) -> None:
+        """Record a newly admitted URL (call before it is queued)."""
+        with self._lock:
+            self._check()
+            self._db.execute(
+                "INSERT OR IGNORE INTO urls (url, depth, parent, seed) VALUES (?, ?, ?, ?)",
+                (item.url, item.depth, item.parent, item.seed),
+            )
+
+    def finished(self, url: str) -> None:
+        """Mark a URL done (call after its record is flushed)."""
+        with self._lock:
+            self._check()
+            self._db.execute("UPDATE urls SET done = 1 WHERE url = ?", (url,))
+
+    def load(self, done: set[str]) -> tuple[set[str], list[WorkItem]]:
+        """(every URL admitted so far, the pending items) given the URLs crawl.jsonl holds."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT url, depth, parent, seed, done FROM urls ORDER BY rowid"
+            ).fetchall()
+        seen = {row[0] for row in rows}
+        pending = [
+            WorkItem(url, depth, parent, seed)
+            for url, depth, parent, seed, finished in rows
+            if not finished and url not in done
+        ]
+        return seen, pending
+
+    def counts(self) -> tuple[int, int]:
+        """(admitted, pending) as the journal has them."""
+        with self._lock:
+            total, finished = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(done), 0) FROM urls"
+            ).fetchone()
+        return int(total), int(total) - int(finished)
+
+    def _check(self) -> None:
+        if self._closed:
+            raise RuntimeError("Journal used after close")
+
+    def close(self) -> None:
+        """Checkpoint the WAL into the database file and close it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self._db.close()
