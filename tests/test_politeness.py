@@ -53,7 +53,7 @@ def test_robots_user_agent_group_is_matched(make_site, run_crawl, tmp_path: Path
         [f"{base}page/2"],
         depth=0,
         user_agent="othercrawler/1.0",
-        output=Path(site.base("x").replace("/", "_")),
+        output=tmp_path / "other",
     )
     assert site.stats["127.0.0.1"].hits["/page/2"] == 1
 
