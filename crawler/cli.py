@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop admitting URLs after N (default unlimited)",
     )
     p.add_argument(
+        "--max-pages-per-host",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="admit at most N URLs of one host; more are recorded as traps (default unlimited)",
+    )
+    p.add_argument(
         "--scope",
         choices=SCOPES,
         default="host",
@@ -211,6 +218,7 @@ def build_config(args: argparse.Namespace) -> Config:
         per_host=args.per_host,
         depth=args.depth,
         max_pages=args.max_pages,
+        max_pages_per_host=args.max_pages_per_host,
         scope=args.scope,
         allow=tuple(args.allow),
         deny=tuple(args.deny),

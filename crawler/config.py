@@ -39,6 +39,7 @@ class Config:
     per_host: int = DEFAULT_PER_HOST
     depth: int | None = None
     max_pages: int | None = None
+    max_pages_per_host: int | None = None
     scope: Scope = "host"
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
@@ -88,6 +89,10 @@ def validate(config: Config) -> None:
         raise ValueError(f"--depth: must be 0 or more, got {config.depth}")
     if config.max_pages is not None and config.max_pages < 1:
         raise ValueError(f"--max-pages: must be at least 1, got {config.max_pages}")
+    if config.max_pages_per_host is not None and config.max_pages_per_host < 1:
+        raise ValueError(
+            f"--max-pages-per-host: must be at least 1, got {config.max_pages_per_host}"
+        )
     if config.retries < 0:
         raise ValueError(f"--retries: must be 0 or more, got {config.retries}")
     if config.max_redirects < 0:

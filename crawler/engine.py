@@ -34,12 +34,13 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from .config import Config
+from .errors import ErrorKind
 from .fetch.hosts import HostSlots
 from .fetch.http import new_adapter, new_session
 from .fetch.retry import RetryPolicy
 from .fetch.robots import RobotsCache
 from .fetch.sitemaps import SitemapReader, sitemap_candidates
-from .fetch.worker import FetcherThread, Services
+from .fetch.worker import FetcherThread, Services, write_record
 from .frontier import Frontier
 from .messages import WorkItem
 from .parse.pool import ParserPool
@@ -119,8 +120,18 @@ def crawl(
     try:
         storage = Storage(config.output, resume=config.resume)
         visited, pending = _resumed(config, storage) if config.resume else (set(), [])
+
+        def on_trap(item: WorkItem, reason: str) -> None:
+            # Traps are found only while fetchers run, by which time `services` exists.
+            assert services is not None
+            write_record(services, item, None, (ErrorKind.TRAP, reason))
+
         frontier = Frontier(
-            config, visited=visited, admitted=len(visited), on_admit=storage.admitted
+            config,
+            visited=visited,
+            admitted=len(visited),
+            on_admit=storage.admitted,
+            on_trap=on_trap,
         )
         hosts = HostSlots(config.per_host, config.delay)
         robots = None

@@ -16,6 +16,7 @@ class ErrorKind(enum.StrEnum):
     ROBOTS = "robots"
     INVALID_URL = "invalid_url"
     PARSE = "parse"
+    TRAP = "trap"
     INTERNAL = "internal"
 
 

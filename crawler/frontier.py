@@ -15,12 +15,33 @@ import itertools
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .config import Config
 from .messages import WorkItem
-from .urls import in_scope, passes_filters
+from .urls import host_key, in_scope, passes_filters
+
+# Crawler traps (calendars, session ids, relative-link loops) grow URLs without end; past these
+# a URL is recorded as a trap instead of being crawled.
+MAX_PATH_SEGMENTS = 32
+MAX_SEGMENT_REPEATS = 3  # the same segment this many times: /a/b/a/b/a/b, /x/x/x
+MAX_QUERY_VARIANTS = 100  # distinct query strings under one path
+
+
+def trap_reason(url: str) -> str | None:
+    """Why a URL looks like a crawler trap by its shape alone, or None."""
+    path = urlsplit(url).path
+    segments = [s for s in path.split("/") if s]
+    if len(segments) > MAX_PATH_SEGMENTS:
+        return f"path deeper than {MAX_PATH_SEGMENTS} segments"
+    if segments:
+        segment, times = Counter(segments).most_common(1)[0]
+        if times >= MAX_SEGMENT_REPEATS:
+            return f"path segment {segment[:50]!r} repeated {times} times"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +54,7 @@ class FrontierStats:
     finished: int
     queued: int
     deferred: int
+    trapped: int = 0
 
 
 class Frontier:
@@ -45,8 +67,13 @@ class Frontier:
         visited: set[str] | None = None,
         admitted: int = 0,
         on_admit: Callable[[WorkItem], None] | None = None,
+        on_trap: Callable[[WorkItem, str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._on_trap = on_trap  # records a trapped URL (once: it is marked visited)
+        self._per_host: Counter[str] = Counter()
+        self._queries: dict[tuple[str, str], int] = {}
+        self._trapped = 0
         self._config = config
         self._on_admit = on_admit  # the resume journal: called before the item is queued
         self._clock = clock
@@ -80,6 +107,10 @@ class Frontier:
             with self._lock:
                 self._refused += 1
             return False
+        item = WorkItem(url, depth, parent, seed)
+        shape = trap_reason(url) if parent is not None else None
+        parts = urlsplit(url)
+        host, query_key = host_key(url), (parts.netloc, parts.path)
         with self._lock:
             if url in self._visited:
                 self._deduped += 1
@@ -88,11 +119,28 @@ class Frontier:
                 self._refused += 1
                 return False
             self._visited.add(url)
-            self._admitted += 1
+            trap = shape if parent is not None else None
+            if parent is not None and trap is None:
+                budget = config.max_pages_per_host
+                if budget is not None and self._per_host[host] >= budget:
+                    trap = f"--max-pages-per-host {budget} reached for {host}"
+                elif parts.query:
+                    variants = self._queries.get(query_key, 0)
+                    if variants >= MAX_QUERY_VARIANTS:
+                        trap = f"more than {MAX_QUERY_VARIANTS} query strings under one path"
+                    self._queries[query_key] = variants + 1
+            if trap is not None:
+                self._trapped += 1
+            else:
+                self._per_host[host] += 1
+                self._admitted += 1
             stopping = self._stopping
-            item = WorkItem(url, depth, parent, seed)
-            if stopping:
+            if stopping and trap is None:
                 self._shelved.append(item)
+        if trap is not None:
+            if self._on_trap is not None:
+                self._on_trap(item, trap)
+            return False
         if self._on_admit is not None:
             self._on_admit(item)
         if not stopping:
@@ -226,6 +274,7 @@ class Frontier:
                 finished=self._finished,
                 queued=self._queue.qsize(),
                 deferred=len(self._heap),
+                trapped=self._trapped,
             )
 
     def __enter__(self) -> Frontier:

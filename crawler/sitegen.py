@@ -160,6 +160,7 @@ class Site:
 
     def respond(self, host: str, path: str) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) for a GET of `path` on `host`."""
+        target = path
         path = urlsplit(path).path
         base = self.base(host).rstrip("/")
         if path == "/robots.txt":
@@ -168,7 +169,7 @@ class Site:
             return 404, {"Content-Type": "text/plain"}, b"no robots.txt\n"
         if path == "/":
             return 200, {"Content-Type": "text/html; charset=utf-8"}, self.render(host, 0)
-        special = self._special(host, path)
+        special = self._special(host, path, urlsplit(target).query)
         if special is not None:
             return special
         parts = path.strip("/").split("/")
@@ -186,7 +187,9 @@ class Site:
                 return 200, {"Content-Type": "text/html"}, body
         return 404, {"Content-Type": "text/plain"}, b"not found\n"
 
-    def _special(self, host: str, path: str) -> tuple[int, dict[str, str], bytes] | None:
+    def _special(
+        self, host: str, path: str, query: str = ""
+    ) -> tuple[int, dict[str, str], bytes] | None:
         """Pages that no generated page links to, for tests that seed them directly.
 
         /flaky/N/x answers 503 N times, then 200; /retry-after/S/x answers 429 with
@@ -195,7 +198,8 @@ class Site:
         /spell/a under several spellings of one URL; /goto/ftp|file|javascript|other-host
         redirects there; /links/a,b%2Fc links to /a and /b/c; /status/N answers N;
         /sitemap.xml and /maps/index.xml (an index of a plain and a gzipped sitemap) list
-        /orphan/N pages that nothing links to.
+        /orphan/N pages that nothing links to; /calendar?m=N links to ?m=N+1 and /deeper/
+        to deeper/ (crawler traps).
         """
         html = {"Content-Type": "text/html; charset=utf-8"}
         parts = path.strip("/").split("/")
@@ -275,6 +279,12 @@ class Site:
 
                 return 200, {"Content-Type": "application/x-gzip"}, gzip.compress(data)
             return 200, xml, data
+        if parts[0] == "calendar":  # a trap: every month links to the next, without end
+            month = int(query.split("=", 1)[1]) if query.startswith("m=") else 0
+            body = f'<html><title>month {month}</title><a href="?m={month + 1}">next</a></html>'
+            return 200, html, body.encode()
+        if parts[0] == "deeper":  # a trap: a relative link that grows the path forever
+            return 200, html, b'<html><title>deeper</title><a href="deeper/">on</a></html>'
         if parts[0] == "orphan":
             return 200, html, b"<html><title>orphan</title></html>"
         if parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():

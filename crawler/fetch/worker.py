@@ -239,24 +239,41 @@ class FetcherThread(threading.Thread):
         final_url: str | None = None,
     ) -> None:
         """Write the one record of `item`."""
-        if error is not None:
-            self.s.counters.error(error[0].value)
-        record = Record(
-            url=item.url,
-            final_url=final_url or (result.url if result is not None else None),
-            status=result.status if result is not None else None,
-            ok=error is None,
-            error={"kind": error[0].value, "message": error[1]} if error is not None else None,
-            content_type=result.content_type if result is not None else None,
-            bytes=result.size if result is not None else 0,
-            sha256=result.sha256 if result is not None else None,
-            depth=item.depth,
-            parent=item.parent,
-            links=links,
-            title=title,
-            path=path,
-            fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-            elapsed_ms=result.elapsed_ms if result is not None else 0,
-            attempts=item.attempt,
+        write_record(
+            self.s, item, result, error, links=links, title=title, path=path, final_url=final_url
         )
-        self.s.storage.write(record)
+
+
+def write_record(
+    services: Services,
+    item: WorkItem,
+    result: FetchResult | None,
+    error: tuple[ErrorKind, str] | None,
+    *,
+    links: int = 0,
+    title: str | None = None,
+    path: str | None = None,
+    final_url: str | None = None,
+) -> None:
+    """Write the one crawl.jsonl record of `item` (fetched or not) and count its error."""
+    if error is not None:
+        services.counters.error(error[0].value)
+    record = Record(
+        url=item.url,
+        final_url=final_url or (result.url if result is not None else None),
+        status=result.status if result is not None else None,
+        ok=error is None,
+        error={"kind": error[0].value, "message": error[1]} if error is not None else None,
+        content_type=result.content_type if result is not None else None,
+        bytes=result.size if result is not None else 0,
+        sha256=result.sha256 if result is not None else None,
+        depth=item.depth,
+        parent=item.parent,
+        links=links,
+        title=title,
+        path=path,
+        fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        elapsed_ms=result.elapsed_ms if result is not None else 0,
+        attempts=item.attempt,
+    )
+    services.storage.write(record)
