@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import string
 from itertools import combinations
 from pathlib import PurePosixPath
@@ -40,6 +41,9 @@ def check_component(name: str) -> None:
     assert stem not in WINDOWS_RESERVED, name
     assert not name.endswith((".", " ")), name
     assert not set(':*?"<>|') & set(name), name
+    # E percent-encodes every non-ASCII character: no Unicode case folding or normalisation
+    # (NFD on macOS) can ever touch a name.
+    assert name.isascii(), name
 
 
 def check_path(path: PurePosixPath) -> None:
@@ -204,6 +208,154 @@ def test_userinfo_urls_get_different_files() -> None:
     assert url_to_path(plain) != url_to_path(with_user)
 
 
+# --- case-insensitive file systems (macOS, Windows) -------------------------------------------
+
+
+def names_of(*urls: str) -> list[PurePosixPath]:
+    """url_to_path of each URL (canonicalised), asserting each path is safe."""
+    paths = [url_to_path(canonicalize(u)) for u in urls]
+    for path in paths:
+        check_path(path)
+    return paths
+
+
+def assert_apart_case_folded(*urls: str) -> None:
+    """The URLs are different pages, and their files stay apart on a case-folding file system:
+    no two paths equal case-folded, none a case-folded directory of another."""
+    canonical = {canonicalize(u) for u in urls}
+    assert len(canonical) == len(urls), "test URLs must be different pages"
+    injective_and_no_ancestor(canonical)
+
+
+def test_upper_and_lower_case_file_names_do_not_clash() -> None:
+    upper, lower = names_of("http://h/A", "http://h/a")
+    assert lower.name == "a~"  # lower case: unchanged
+    assert upper.name == "A~u1~"  # case tag u1 (letter 0 upper), then the dotless-file `~`
+    assert folded(upper) != folded(lower)
+    assert_apart_case_folded(
+        "http://h/A", "http://h/a", "http://h/aB", "http://h/Ab", "http://h/AB"
+    )
+
+
+def test_index_html_in_any_case_does_not_clash_with_the_directory_index() -> None:
+    urls = ["http://h/Index.HTML", "http://h/index.html", "http://h/INDEX.HTML", "http://h/"]
+    mixed, literal, upper, root = names_of(*urls)
+    assert root.name == "index.html"
+    assert literal.name == "index%2Ehtml"
+    # The tag goes before the extension, so the saved file still opens as HTML.
+    assert mixed.name == "Index~u1e1.HTML"  # I, H, T, M, L: letters 0, 5, 6, 7, 8
+    assert upper.name == "INDEX~u1ff.HTML"
+    assert_apart_case_folded(*urls)
+
+
+def test_upper_and_lower_case_directories_do_not_clash() -> None:
+    upper, lower = names_of("http://h/X/", "http://h/x/")
+    assert lower.as_posix() == "pages/h/x/index.html"
+    assert upper.as_posix() == "pages/h/X~u1/index.html"
+    assert_apart_case_folded(
+        "http://h/X/", "http://h/x/", "http://h/X", "http://h/x", "http://h/X/y", "http://h/x/Y"
+    )
+
+
+def test_file_and_directory_of_one_name_in_two_cases_do_not_clash() -> None:
+    # `/X` (a file) must not be a case-folded directory of `/x/y`, and so on with dots.
+    assert_apart_case_folded(
+        "http://h/X",
+        "http://h/x/y",
+        "http://h/x",
+        "http://h/X/y",
+        "http://h/V1.2",
+        "http://h/v1.2/z",
+        "http://h/v1.2",
+        "http://h/V1.2/z",
+        "http://h/.Htaccess",
+        "http://h/.htaccess/x",
+    )
+
+
+def test_case_tag_keeps_names_readable() -> None:
+    paths = names_of("http://h/About/Team.html", "http://h/docs/README", "http://h/archive.Tar.gz")
+    assert [p.parts[2:] for p in paths] == [
+        ("About~u1", "Team~u1.html"),
+        ("docs", "README~u3f~"),
+        ("archive~u80.Tar.gz",),  # before the first dot: the whole `.Tar.gz` is kept
+    ]
+    # A leading dot is not an extension: the tag goes at the end.
+    assert names_of("http://h/.Htaccess")[0].name == ".Htaccess~u1"
+
+
+def test_case_tag_is_exact_not_a_digest() -> None:
+    # 2**12 case variants of one name, all different once case-folded (a digest of 32 bits
+    # would make a clash among this many merely unlikely; the mask makes it impossible).
+    word = "abcdefghijkl"
+    variants = {
+        "".join(c.upper() if bits >> i & 1 else c for i, c in enumerate(word))
+        for bits in range(2 ** len(word))
+    }
+    names = {url_to_path(f"http://h/{v}").name.casefold() for v in variants}
+    assert len(names) == len(variants) == 4096
+
+
+def test_percent_escapes_from_the_url_need_no_case_tag() -> None:
+    # Canonical URLs write escapes in upper case: `%C3%A9` is saved as `%25C3%25A9`, untagged.
+    (path,) = names_of("http://h/%c3%a9t%C3%A9")
+    assert path.name == "%25C3%25A9t%25C3%25A9~"
+    # A lower-case escape in a URL that was not canonicalised is told apart from it.
+    assert folded(url_to_path("http://h/%c3")) != folded(url_to_path("http://h/%C3"))
+
+
+def test_reserved_names_in_every_case_do_not_clash() -> None:
+    urls = [f"http://h/{n}" for n in ("CON", "con", "Con", "cON", "nul.txt", "NUL.TXT", "Nul.txt")]
+    assert_apart_case_folded(*urls)
+    for path in names_of(*urls):
+        assert path.name.split(".")[0].split("~")[0].lower() not in WINDOWS_RESERVED
+
+
+def test_unicode_case_never_reaches_the_file_system() -> None:
+    # Non-ASCII letters are percent-encoded by E (and then `%` again), so a name is pure ASCII
+    # and only ASCII case can fold. These pairs fold together under Unicode rules (é/É, ß/SS,
+    # the Kelvin sign and long s, dotted İ) but are different URLs, and stay apart.
+    urls = [
+        "http://h/é",
+        "http://h/É",
+        "http://h/straße",
+        "http://h/STRASSE",
+        "http://h/strasse",
+        "http://h/\u212a",  # KELVIN SIGN, casefolds to k
+        "http://h/k",
+        "http://h/K",
+        "http://h/\u017f",  # LATIN SMALL LETTER LONG S, casefolds to s
+        "http://h/s",
+        "http://h/\u0130",  # LATIN CAPITAL LETTER I WITH DOT ABOVE
+        "http://h/i",
+        "http://h/ǅ",  # titlecase digraph
+        "http://h/Ǆ",
+    ]
+    assert_apart_case_folded(*urls)
+    eacute, big_eacute = names_of("http://h/é", "http://h/É")
+    assert eacute.name == "%25C3%25A9~"  # no letter of its own: no case tag
+    assert big_eacute.name == "%25C3%2589~"
+    for path in names_of(*urls):
+        assert path.as_posix().isascii()
+
+
+def test_long_mixed_case_names_are_cut_and_stay_apart() -> None:
+    # The mask adds up to a quarter of the letters: a name near 255 bytes goes over and is cut.
+    segments = ("a" * 250, "A" * 250, "aB" * 125)
+    urls = [f"http://h/{seg}{tail}" for seg in segments for tail in ("", "/x")]
+    assert_apart_case_folded(*urls)
+    for path in names_of(*urls):
+        assert max(len(n.encode()) for n in path.parts) <= MAX_NAME
+
+
+def test_host_folder_is_already_case_folded() -> None:
+    # Host names are lower-cased before E, and E writes its escapes in upper case: the host
+    # folder has no letter that case folding could merge with another.
+    for url in ("http://Example.COM/", "https://[::1]:8080/", "http://a_b.Example/"):
+        name = host_dir(canonicalize(url))
+        assert re.sub("%[0-9A-F]{2}", "", name).islower(), name
+
+
 # --- properties --------------------------------------------------------------------------------
 
 HOST_CHARS = string.ascii_letters + string.digits + ".-"
@@ -299,19 +451,34 @@ def test_property_every_component_is_safe(url: str) -> None:
     check_path(url_to_path(canonical_or_reject(url)))
 
 
+def folded(path: PurePosixPath) -> str:
+    """The path as a case-insensitive file system (macOS, Windows) sees it."""
+    return path.as_posix().casefold()
+
+
 def injective_and_no_ancestor(canonical_urls: set[str]) -> None:
-    """Assert url_to_path is one-to-one on `canonical_urls` and no file is another's directory."""
+    """Assert url_to_path is one-to-one on `canonical_urls` and no file is another's directory,
+    both as written and case-folded (two names equal but for case are one file on macOS and
+    Windows)."""
     by_path: dict[PurePosixPath, str] = {}
+    by_folded: dict[str, str] = {}
     for u in canonical_urls:
         p = url_to_path(u)
         assert p not in by_path, f"{u!r} and {by_path[p]!r} both map to {p}"
         by_path[p] = u
+        f = folded(p)
+        assert f not in by_folded, f"{u!r} and {by_folded[f]!r} both map to {p}, case-folded"
+        by_folded[f] = u
     # A file that is a directory of another file: look up each path's own ancestors.
     for p, u in by_path.items():
         for i in range(3, len(p.parts)):
             ancestor = PurePosixPath(*p.parts[:i])
             assert ancestor not in by_path, (
                 f"{by_path[ancestor]!r} is saved as {ancestor}, a directory of {u!r} -> {p}"
+            )
+            f = folded(ancestor)
+            assert f not in by_folded, (
+                f"{by_folded[f]!r} is saved as {ancestor} case-folded, a directory of {u!r} -> {p}"
             )
 
 
@@ -363,3 +530,48 @@ def test_injective_on_every_short_path_over_a_small_alphabet() -> None:
     injective_and_no_ancestor(canonical)
     for u in canonical:
         check_path(url_to_path(u))
+
+
+# Segments that differ only in case, around the dot and `~` rules and the index name.
+MIXED_CASE_SEGMENTS = st.sampled_from(
+    [
+        *("a", "A", "aB", "Ab", "AB", "ab", "x.Y", "X.y", "x.y", "index.html", "INDEX.HTML"),
+        *("Index.html", "", "x~", "X~", "a.", "A.", "%41", "%c3%a9", "%C3%89", "é", "É", "CON"),
+        *("Con", ".A", ".a", "a~u1", "A~u1", "a%7Eu1", "u1", "U1", "~u", "A" * 60, "aB" * 70),
+    ]
+)
+MIXED_CASE_QUERIES = st.none() | st.sampled_from(["", "q", "Q", "q=A", "Q=a", "a.B", "A.b"])
+
+
+@st.composite
+def mixed_case_urls(draw: st.DrawFn) -> str:
+    """A URL on one host whose segments and query differ mostly in case."""
+    path = "/".join(draw(st.lists(MIXED_CASE_SEGMENTS, min_size=1, max_size=4)))
+    if draw(st.booleans()):
+        path += "/"
+    query = draw(MIXED_CASE_QUERIES)
+    return f"http://h/{path}" + ("" if query is None else f"?{query}")
+
+
+@PROPERTY
+@given(st.lists(mixed_case_urls(), min_size=2, max_size=12))
+def test_property_injective_case_folded(raw: list[str]) -> None:
+    canonical = {canonical_or_reject(u) for u in raw}
+    injective_and_no_ancestor(canonical)  # checks the case-folded paths too
+    for u in canonical:
+        check_path(url_to_path(u))
+
+
+def test_injective_case_folded_on_every_short_path_over_a_mixed_case_alphabet() -> None:
+    # Exhaustive: all paths of up to 3 segments over an alphabet of case variants, file and
+    # directory, with and without a query, stay apart case-folded.
+    alphabet = ["a", "A", "x.Y", "X.y", "x.y", "index.html", "Index.HTML", "", "B~"]
+    raw = {"http://h/"}
+    frontier = [""]
+    for _ in range(3):
+        frontier = [f"{p}/{s}" for p in frontier for s in alphabet]
+        raw.update(f"http://h{p}" for p in frontier)
+    raw |= {f"{u}?Q" for u in raw} | {f"{u}?q" for u in raw}
+    canonical = {canonicalize(u) for u in raw}
+    assert len(canonical) > 2000
+    injective_and_no_ancestor(canonical)
