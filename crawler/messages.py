@@ -68,6 +68,7 @@ class ParseResult:
     nofollow: bool = False
     error: str | None = None
     rejected: tuple[str, ...] = ()
+    links_dropped: int = 0  # links past the per-page cap, not in `links`
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class Record:
     fetched_at: str
     elapsed_ms: int
     attempts: int = 1
+    links_dropped: int = 0  # links past the per-page cap (crawler.parse.extract.MAX_LINKS)
 
     def to_json(self) -> dict[str, Any]:
         """The record as the dict that is written, field order as in DESIGN.md."""

@@ -20,7 +20,14 @@ def run_job(job: ParseJob) -> ParseResult:
         page = parse_page(job.url, job.body, job.content_type)
     except BaseException:  # noqa: BLE001 - the traceback goes home in the result
         return ParseResult(job.job_id, error=traceback.format_exc(limit=20)[-4000:])
-    return ParseResult(job.job_id, page.links, page.title, page.nofollow, rejected=page.rejected)
+    return ParseResult(
+        job.job_id,
+        page.links,
+        page.title,
+        page.nofollow,
+        rejected=page.rejected,
+        links_dropped=page.links_dropped,
+    )
 
 
 def main(conn: Connection) -> None:
