@@ -33,6 +33,7 @@ from .config import (
     Config,
 )
 from .errors import ExitCode, SeedError, UsageError
+from .sanitize import clean_text
 
 logger = logging.getLogger("crawler")
 
@@ -185,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ignore-robots", action="store_true", help="do not fetch or obey robots.txt")
     p.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow loopback, private, link-local and metadata addresses whatever the seeds",
+    )
+    p.add_argument(
         "--sitemaps",
         action="store_true",
         help="also admit the URLs of the seeds' sitemaps (robots.txt Sitemap lines, /sitemap.xml)",
@@ -229,6 +235,7 @@ def build_config(args: argparse.Namespace) -> Config:
         max_redirects=args.max_redirects,
         user_agent=args.user_agent,
         ignore_robots=args.ignore_robots,
+        allow_private=args.allow_private,
         sitemaps=args.sitemaps,
         resume=args.resume,
         quiet=args.quiet,
@@ -247,7 +254,9 @@ class _TqdmHandler(logging.Handler):
         try:
             from tqdm import tqdm
 
-            tqdm.write(self.format(record), file=self.stream)
+            # Server-supplied text (URLs, titles, error messages) must not drive the terminal.
+            lines = self.format(record).split("\n")
+            tqdm.write("\n".join(clean_text(line, 10_000) for line in lines), file=self.stream)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
 

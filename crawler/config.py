@@ -49,8 +49,12 @@ class Config:
     retries: int = DEFAULT_RETRIES
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     parse_timeout: float = DEFAULT_PARSE_TIMEOUT
+    # The watchdog reports a fetcher busy on one item for longer than this (None: derived
+    # from --timeout and the parse timeout, the longest an item can legitimately take).
+    stall_after: float | None = None
     user_agent: str = DEFAULT_USER_AGENT
     ignore_robots: bool = False
+    allow_private: bool = False
     sitemaps: bool = False
     resume: bool = False
     quiet: bool = False

@@ -24,27 +24,33 @@ fetcher, bounded joins, parsers closed, summary and state written.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from requests.adapters import HTTPAdapter
+
 from . import __version__
 from .config import Config
 from .errors import ErrorKind
 from .fetch.hosts import HostSlots
-from .fetch.http import new_adapter, new_session
+from .fetch.http import DEADLINE_FACTOR, new_adapter, new_session
+from .fetch.netguard import Guard, host_addresses, policy_for_seeds
 from .fetch.retry import RetryPolicy
 from .fetch.robots import RobotsCache
 from .fetch.sitemaps import SitemapReader, sitemap_candidates
-from .fetch.worker import FetcherThread, Services, write_record
+from .fetch.worker import Counters, FetcherThread, Services, write_record
 from .frontier import Frontier
 from .messages import WorkItem
 from .parse.pool import ParserPool
 from .progress import Progress, Snapshot
+from .sanitize import clean_text
 from .store.writer import Storage, read_records
 from .urls import in_scope, passes_filters
 
@@ -72,6 +78,7 @@ class Summary:
     retried: int
     parser_restarts: int
     internal_faults: int
+    stalls: int
     started_at: str
     finished_at: str
     seeds: list[str] = field(default_factory=list)
@@ -134,10 +141,18 @@ def crawl(
             on_trap=on_trap,
         )
         hosts = HostSlots(config.per_host, config.delay)
+        # Seeds on loopback or private addresses (the demo, an intranet) may lead to others of
+        # their kind; link-local and metadata addresses stay refused (netguard.py).
+        seed_ips = (
+            ip for seed in {*seeds, *(i.seed for i in pending)} for ip in host_addresses(seed)
+        )
+        guard = Guard(default_policy=policy_for_seeds(seed_ips, config.allow_private))
         robots = None
         if not config.ignore_robots:
             # An unreachable robots.txt disallows for now; it is asked again this much later.
-            robots = RobotsCache(config.user_agent, config.timeout, unreachable_ttl=5.0)
+            robots = RobotsCache(
+                config.user_agent, config.timeout, unreachable_ttl=5.0, guard=guard
+            )
         services = Services(
             config,
             frontier,
@@ -146,23 +161,26 @@ def crawl(
             pool,
             storage,
             RetryPolicy(config.retries),
-            adapter=new_adapter(config.per_host),
+            adapter=new_adapter(config.per_host, guard),
+            guard=guard,
         )
         for item in pending:
             frontier.readmit(item)
         for seed in seeds:
             frontier.admit(seed, 0, None, seed)
         if config.sitemaps:
-            _admit_sitemaps(config, frontier, robots, seeds)
+            _admit_sitemaps(config, frontier, robots, seeds, services.adapter)
         threads = [FetcherThread(services, i) for i in range(config.threads)]
         for thread in threads:
             thread.start()
         if on_started is not None:
             on_started(pool)
         exit_reason = "finished"
+        watchdog = Watchdog(threads, _stall_after(config), services.counters)
         while not frontier.wait(0.1):
             if progress is not None:
                 progress.update(_snapshot(services))
+            watchdog.check()
             if stop.is_set() and not frontier.stopping:
                 logger.info("stop requested: finishing requests in flight")
                 frontier.stop()
@@ -177,6 +195,8 @@ def crawl(
         _teardown(frontier, threads, pool)
         if services is not None and services.adapter is not None:
             services.adapter.close()
+        if services is not None and services.guard is not None:
+            services.guard.close()
         if progress is not None and services is not None:
             progress.update(_snapshot(services))
             progress.close()
@@ -192,7 +212,11 @@ def crawl(
 
 
 def _admit_sitemaps(
-    config: Config, frontier: Frontier, robots: RobotsCache | None, seeds: Sequence[str]
+    config: Config,
+    frontier: Frontier,
+    robots: RobotsCache | None,
+    seeds: Sequence[str],
+    adapter: HTTPAdapter | None,
 ) -> None:
     """Admit at depth 0 the in-scope URLs of each seed origin's sitemaps (before any fetcher
     runs, so the crawl cannot finish before they are in)."""
@@ -201,7 +225,7 @@ def _admit_sitemaps(
         parts = urlsplit(seed)
         origins.setdefault(f"{parts.scheme}://{parts.netloc}", seed)
     reader = SitemapReader(timeout=config.timeout)
-    with new_session(config.user_agent, config.per_host) as session:
+    with new_session(config.user_agent, config.per_host, adapter) as session:
         for origin, seed in origins.items():
             listed: list[str] = []
             if robots is not None:
@@ -219,6 +243,50 @@ def _admit_sitemaps(
             logger.info(
                 "%s: %d sitemaps read, %d URLs admitted", origin, len(result.fetched), admitted
             )
+
+
+def _stall_after(config: Config) -> float:
+    if config.stall_after is not None:
+        return config.stall_after
+    # The longest one item may take: its request (deadline), robots.txt, and its parse.
+    return config.timeout * DEADLINE_FACTOR * 2 + config.parse_timeout + 5
+
+
+class Watchdog:
+    """Run from the main thread: reports (once per item) a fetcher stuck on one item, with
+    its stack, so a hang is visible instead of silent."""
+
+    def __init__(self, threads: Sequence[FetcherThread], stall_after: float, counters: Counters):
+        self._threads = threads
+        self._stall_after = stall_after
+        self._counters = counters
+        self._reported: dict[str, float] = {}
+
+    def check(self) -> list[str]:
+        """Report the stuck fetchers now; returns their names."""
+        now = time.monotonic()
+        stuck = []
+        frames = sys._current_frames()
+        for thread in self._threads:
+            since, url = thread.busy_since, thread.busy_with
+            if since is None or now - since < self._stall_after:
+                continue
+            if self._reported.get(thread.name) == since:
+                continue
+            self._reported[thread.name] = since
+            stuck.append(thread.name)
+            with self._counters.lock:
+                self._counters.stalls += 1
+            frame = frames.get(thread.ident or -1)
+            stack = "".join(traceback.format_stack(frame, limit=8)) if frame else ""
+            logger.warning(
+                "%s has made no progress for %.0f s on %s\n%s",
+                thread.name,
+                now - since,
+                clean_text(url or "?", 300),
+                stack,
+            )
+        return stuck
 
 
 def _snapshot(services: Services) -> Snapshot:
@@ -270,6 +338,7 @@ def _finish(
     with counters.lock:
         errors = dict(counters.errors)
         requests, retried, faults = counters.requests, counters.retried, counters.internal_faults
+        stalls = counters.stalls
     pages = storage.records
     summary = Summary(
         exit_reason=exit_reason,
@@ -285,6 +354,7 @@ def _finish(
         retried=retried,
         parser_restarts=pool.restarts,
         internal_faults=faults,
+        stalls=stalls,
         started_at=started_at,
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         seeds=list(seeds),

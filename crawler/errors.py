@@ -17,6 +17,7 @@ class ErrorKind(enum.StrEnum):
     INVALID_URL = "invalid_url"
     PARSE = "parse"
     TRAP = "trap"
+    BLOCKED = "blocked"
     INTERNAL = "internal"
 
 

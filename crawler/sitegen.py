@@ -54,6 +54,7 @@ class HostStats:
 
     hits: Counter[str] = field(default_factory=Counter)
     connections: int = 0  # TCP connections accepted
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # last request's, by path
     active: int = 0
     max_active: int = 0
     log: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, path)
@@ -285,6 +286,22 @@ class Site:
             return 200, html, body.encode()
         if parts[0] == "deeper":  # a trap: a relative link that grows the path forever
             return 200, html, b'<html><title>deeper</title><a href="deeper/">on</a></html>'
+        if parts[0] == "cookie-then-away":  # sets a cookie, then sends the client elsewhere
+            away = self.base(self.hosts[-1]) + "page/1"
+            return 302, {"Set-Cookie": "session=secret; Path=/", "Location": away}, b""
+        if parts[0] == "offsite-links":  # links to addresses a crawl must not reach
+            targets = [
+                "169.254.169.254/latest/meta-data/",
+                "[fe80::1]/",
+                "10.0.0.1/",
+                "192.168.1.1/",
+                "[fd00:ec2::254]/",
+            ]
+            links = "".join(f'<a href="http://{t}">{t}</a>' for t in targets)
+            return 200, html, f"<html><title>offsite</title>{links}</html>".encode()
+        if parts[0] == "evil-title":
+            title = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m title"
+            return 200, html, f"<html><title>{title}</title></html>".encode()
         if parts[0] == "orphan":
             return 200, html, b"<html><title>orphan</title></html>"
         if parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():
@@ -435,6 +452,8 @@ def _handler_for(site: Site, host: str) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             started = site._begin(host, self.path)
+            with site._cond:
+                site.stats[host].headers[self.path] = dict(self.headers.items())
             try:
                 if site.latency:
                     time.sleep(site.latency)

@@ -81,6 +81,8 @@ def canonicalize(url: str) -> str:
         raise InvalidURL(f"malformed URL: {exc}") from exc
     netloc = parts.netloc.rsplit("@", 1)[-1]
     userinfo = parts.netloc[: -len(netloc)] if "@" in parts.netloc else ""
+    if ";" in userinfo or "@" in userinfo[:-1]:
+        raise InvalidURL("';' or '@' smuggled in the userinfo part")
     host = parts.hostname or ""
     if ":" in host:  # IPv6 literal: keep its brackets
         host = f"[{host}]"

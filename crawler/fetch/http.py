@@ -6,6 +6,7 @@ not followed here: the worker follows them hop by hop so that each hop is checke
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ..errors import ErrorKind
+from ..sanitize import clean_text
+from .netguard import Guard, GuardedAdapter, refusal_of
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -57,13 +60,16 @@ class FetchResult:
         return hashlib.sha256(self.body).hexdigest() if self.body is not None else None
 
 
-def new_adapter(per_host: int) -> HTTPAdapter:
+def new_adapter(per_host: int, guard: Guard | None = None) -> HTTPAdapter:
     """A transport whose pool keeps at most `per_host` connections to each host.
 
     One adapter is shared by every fetcher thread's Session: urllib3's PoolManager is
     thread-safe, and as the host semaphore lets at most `per_host` requests run at once, each
     host needs at most that many connections, reused across threads for the whole crawl.
+    With a guard, every connection's peer address is checked against the crawl's policy.
     """
+    if guard is not None:
+        return GuardedAdapter(guard, pool_connections=256, pool_maxsize=per_host, max_retries=0)
     return HTTPAdapter(pool_connections=256, pool_maxsize=per_host, max_retries=0)
 
 
@@ -72,6 +78,9 @@ def new_session(
 ) -> requests.Session:
     """A session for one fetcher thread (sessions are not documented as thread-safe)."""
     session = requests.Session()
+    # No proxies, no ~/.netrc credentials from the environment: the address guard must see
+    # the real peer, and no credential may be sent to whatever host a link points at.
+    session.trust_env = False
     session.headers["User-Agent"] = user_agent
     adapter = adapter or new_adapter(per_host)
     session.mount("http://", adapter)
@@ -84,6 +93,9 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     message = f"{type(exc).__name__}: {exc}"[:500]
     if isinstance(exc, _TooLarge):
         return ErrorKind.TOO_LARGE, str(exc)
+    refusal = refusal_of(exc)
+    if refusal is not None:
+        return ErrorKind.BLOCKED, refusal
     if isinstance(exc, _Deadline | requests.Timeout):
         return ErrorKind.TIMEOUT, message
     if isinstance(exc, requests.TooManyRedirects):
@@ -101,15 +113,29 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     return ErrorKind.CONNECTION, message
 
 
-def fetch(session: requests.Session, url: str, *, timeout: float, max_bytes: int) -> FetchResult:
-    """GET `url` once, without following redirects; never raises for network trouble."""
+def fetch(
+    session: requests.Session,
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    guard: Guard | None = None,
+) -> FetchResult:
+    """GET `url` once, without following redirects; never raises for network trouble.
+
+    With a `guard` (netguard.py) the peer address is checked on connect and the whole exchange
+    is cut at the deadline, even when the server drips its headers a byte at a time.
+    """
     started = time.monotonic()
     deadline = started + timeout * DEADLINE_FACTOR
     status: int | None = None
     content_type: str | None = None
     size = 0
     try:
-        with session.get(url, timeout=timeout, stream=True, allow_redirects=False) as response:
+        with (
+            guard.request(None, timeout * DEADLINE_FACTOR) if guard else contextlib.nullcontext(),
+            session.get(url, timeout=timeout, stream=True, allow_redirects=False) as response,
+        ):
             status = response.status_code
             content_type = response.headers.get("Content-Type")
             if status in REDIRECT_STATUSES and "Location" in response.headers:
@@ -129,7 +155,7 @@ def fetch(session: requests.Session, url: str, *, timeout: float, max_bytes: int
                     content_type,
                     retry_after=response.headers.get("Retry-After"),
                     error_kind=ErrorKind.HTTP,
-                    error_message=f"HTTP {status} {response.reason or ''}".strip(),
+                    error_message=clean_text(f"HTTP {status} {response.reason or ''}".strip()),
                     elapsed_ms=_ms(started),
                 )
             declared = response.headers.get("Content-Length", "")

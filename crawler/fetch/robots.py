@@ -6,6 +6,7 @@ is disallowed for now, retried after `unreachable_ttl`. At most 500 KiB of the b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from protego import Protego
 
 from ..errors import ErrorKind
 from .http import classify, drain
+from .netguard import Guard
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,9 @@ class RobotsCache:
         *,
         unreachable_ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        guard: Guard | None = None,
     ) -> None:
+        self._guard = guard
         self._user_agent = user_agent
         self._timeout = timeout
         self._unreachable_ttl = unreachable_ttl
@@ -104,7 +108,12 @@ class RobotsCache:
     def _load(self, entry: _Entry, origin: str, session: requests.Session) -> None:
         url = origin + "/robots.txt"
         try:
-            with session.get(url, timeout=self._timeout, stream=True) as response:
+            with (
+                self._guard.request(None, self._timeout * 3)
+                if self._guard
+                else contextlib.nullcontext(),
+                session.get(url, timeout=self._timeout, stream=True) as response,
+            ):
                 status = response.status_code
                 if not 200 <= status < 300:
                     drain(response)  # keeps the connection for the pages that follow

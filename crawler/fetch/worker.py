@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from ..store.writer import Storage
 from ..urls import InvalidURL, canonicalize, host_key, in_scope, resolve
 from .hosts import Grant, HostSlot, HostSlots
 from .http import FetchResult, fetch, new_session
+from .netguard import Guard, host_addresses
 from .retry import RetryPolicy
 from .robots import RobotsCache
 
@@ -43,6 +45,7 @@ class Counters:
     retried: int = 0
     requests: int = 0
     internal_faults: int = 0
+    stalls: int = 0
 
     def error(self, kind: str) -> None:
         """Count one record that ended with an error of `kind`."""
@@ -64,6 +67,8 @@ class Services:
     counters: Counters = field(default_factory=Counters)
     job_ids: count[int] = field(default_factory=count)
     adapter: HTTPAdapter | None = None  # one connection pool shared by every thread
+    guard: Guard | None = None  # address policy and per-request deadlines
+    refusals: dict[str, str | None] = field(default_factory=dict)  # host key -> address refusal
 
 
 class FetcherThread(threading.Thread):
@@ -72,6 +77,9 @@ class FetcherThread(threading.Thread):
     def __init__(self, services: Services, index: int) -> None:
         super().__init__(name=f"fetcher-{index}")
         self.s = services
+        # Read by the engine's watchdog: what this thread works on, and since when.
+        self.busy_with: str | None = None
+        self.busy_since: float | None = None
 
     def run(self) -> None:
         """The loop: every item taken is accounted for exactly once, whatever happens."""
@@ -84,6 +92,7 @@ class FetcherThread(threading.Thread):
                     frontier.done(finished=False)
                     return
                 finished = True
+                self.busy_with, self.busy_since = item.target, time.monotonic()
                 try:
                     finished = self.handle(item, session)
                 except BaseException as exc:
@@ -92,6 +101,7 @@ class FetcherThread(threading.Thread):
                         self.s.counters.internal_faults += 1
                     self._record_fault(item, exc)
                 finally:
+                    self.busy_with = self.busy_since = None
                     if finished:
                         frontier.done()
         finally:
@@ -113,6 +123,13 @@ class FetcherThread(threading.Thread):
             s.frontier.shelve(item)
             self._kick(slot)
             return False
+        refusal = self._address_refusal(url)
+        if refusal is not None:
+            # Checked before any connection (the guard checks the real peer again on connect,
+            # so a name that changes its address between the two is caught there).
+            self._kick(slot)
+            self.finish(item, None, (ErrorKind.BLOCKED, refusal), final_url=url)
+            return True
         if s.robots is not None:
             verdict = s.robots.check(url, session)
             if not verdict.allowed:
@@ -133,12 +150,28 @@ class FetcherThread(threading.Thread):
         try:
             with s.counters.lock:
                 s.counters.requests += 1
-            result = fetch(session, url, timeout=s.config.timeout, max_bytes=s.config.max_bytes)
+            result = fetch(
+                session, url, timeout=s.config.timeout, max_bytes=s.config.max_bytes, guard=s.guard
+            )
         finally:
             parked = slot.release()
             if parked is not None:
                 s.frontier.requeue(parked)
         return self.process(item, result)
+
+    def _address_refusal(self, url: str) -> str | None:
+        s = self.s
+        if s.guard is None:
+            return None
+        key = host_key(url)
+        with s.counters.lock:
+            if key in s.refusals:
+                return s.refusals[key]
+        policy = s.guard.default_policy
+        refusal = next(filter(None, (policy.refusal(ip) for ip in host_addresses(url))), None)
+        with s.counters.lock:
+            s.refusals[key] = refusal
+        return refusal
 
     def _kick(self, slot: HostSlot) -> None:
         parked = slot.kick()
@@ -165,6 +198,7 @@ class FetcherThread(threading.Thread):
         rejected: tuple[str, ...] = ()
         title = None
         error = None
+        dropped = 0
         if result.is_html:
             parsed = s.parsers.parse(
                 ParseJob(
@@ -177,6 +211,7 @@ class FetcherThread(threading.Thread):
             if parsed.error is not None:
                 error = (ErrorKind.PARSE, parsed.error)
             links, title, rejected = parsed.links, parsed.title, parsed.rejected
+            dropped = parsed.links_dropped
         path = s.storage.save_body(result.url, result.body)
         depth_left = s.config.depth is None or item.depth < s.config.depth
         if depth_left:
@@ -184,7 +219,7 @@ class FetcherThread(threading.Thread):
                 s.frontier.admit(link, item.depth + 1, item.url, item.seed)
             for raw in rejected:
                 self._reject(raw, item)
-        self.finish(item, result, error, links=len(links), title=title, path=path)
+        self.finish(item, result, error, links=len(links), title=title, path=path, dropped=dropped)
         return True
 
     def _reject(self, raw: str, parent: WorkItem) -> None:
@@ -237,10 +272,19 @@ class FetcherThread(threading.Thread):
         title: str | None = None,
         path: str | None = None,
         final_url: str | None = None,
+        dropped: int = 0,
     ) -> None:
         """Write the one record of `item`."""
         write_record(
-            self.s, item, result, error, links=links, title=title, path=path, final_url=final_url
+            self.s,
+            item,
+            result,
+            error,
+            links=links,
+            title=title,
+            path=path,
+            final_url=final_url,
+            dropped=dropped,
         )
 
 
@@ -254,6 +298,7 @@ def write_record(
     title: str | None = None,
     path: str | None = None,
     final_url: str | None = None,
+    dropped: int = 0,
 ) -> None:
     """Write the one crawl.jsonl record of `item` (fetched or not) and count its error."""
     if error is not None:
@@ -275,5 +320,6 @@ def write_record(
         fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         elapsed_ms=result.elapsed_ms if result is not None else 0,
         attempts=item.attempt,
+        links_dropped=dropped,
     )
     services.storage.write(record)
