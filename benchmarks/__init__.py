@@ -1,0 +1,1 @@
+"""Benchmarks of the crawler: `python -m benchmarks.run` (see benchmarks/README.md)."""
