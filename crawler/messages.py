@@ -6,6 +6,7 @@ Only these (ids, strings, bytes) cross a process boundary; never sessions, locks
 from __future__ import annotations
 
 import dataclasses
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,28 @@ class ParseJob:
     body: bytes
     content_type: str
 
+    def to_bytes(self) -> bytes:
+        """The job as one frame for `Connection.send_bytes`: a fixed header, the two strings,
+        then the body as is. The body is never pickled; the parser reads it from the frame."""
+        url = self.url.encode("utf-8", "surrogatepass")
+        ctype = self.content_type.encode("utf-8", "surrogatepass")
+        return b"".join(
+            (_JOB_HEADER.pack(self.job_id, len(url), len(ctype)), url, ctype, self.body)
+        )
+
+    @classmethod
+    def from_bytes(cls, frame: bytes) -> ParseJob:
+        """The job that `to_bytes` framed."""
+        job_id, url_len, ctype_len = _JOB_HEADER.unpack_from(frame)
+        at = _JOB_HEADER.size
+        url = frame[at : at + url_len].decode("utf-8", "surrogatepass")
+        at += url_len
+        ctype = frame[at : at + ctype_len].decode("utf-8", "surrogatepass")
+        return cls(job_id, url, frame[at + ctype_len :], ctype)
+
+
+_JOB_HEADER = struct.Struct("!QII")  # job id, url length, content-type length (bytes)
+
 
 @dataclass(frozen=True, slots=True)
 class ParseResult:
@@ -69,6 +92,18 @@ class ParseResult:
     error: str | None = None
     rejected: tuple[str, ...] = ()
     links_dropped: int = 0  # links past the per-page cap, not in `links`
+
+    def to_tuple(self) -> tuple[Any, ...]:
+        """The result as a plain tuple: cheaper to pickle through the pipe than the dataclass."""
+        return (
+            self.job_id,
+            self.links,
+            self.title,
+            self.nofollow,
+            self.error,
+            self.rejected,
+            self.links_dropped,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """The parser process: ParseJob in, ParseResult out, through its own Pipe end.
 
-The loop ends on EOF or a None sentinel. Any exception, even BaseException, becomes a
-ParseResult carrying the traceback text, so nothing is lost in the child's stderr.
+A job arrives as one byte frame (ParseJob.to_bytes: the body is never pickled) and the result
+goes back as a plain tuple of links and metadata. The loop ends on EOF or an empty frame. Any
+exception, even BaseException, becomes a ParseResult carrying the traceback text, so nothing is
+lost in the child's stderr.
 """
 
 from __future__ import annotations
@@ -36,15 +38,16 @@ def main(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
-            job = conn.recv()
+            frame = conn.recv_bytes()
         except (EOFError, OSError):
             return
-        if job is None:
+        if not frame:  # the stop sentinel
             return
+        job = ParseJob.from_bytes(frame)
         result = run_job(job)
         try:
-            conn.send(result)
+            conn.send(result.to_tuple())
         except (ValueError, TypeError, AttributeError) as exc:  # unpicklable or too big
-            conn.send(ParseResult(job.job_id, error=f"cannot send result: {exc}"))
+            conn.send(ParseResult(job.job_id, error=f"cannot send result: {exc}").to_tuple())
         except (BrokenPipeError, OSError):
             return

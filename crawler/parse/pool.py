@@ -1,8 +1,10 @@
 """Stage 4 of 5: ParseJob -> ParseResult, in a pool of parser processes.
 
-    fetcher thread --borrow--> idle queue of _Parser --send(ParseJob)--> Pipe --> child.main
-    fetcher thread <--recv(ParseResult)-- Pipe <-------------------------------------'
+    fetcher thread --borrow--> idle queue of _Parser --send_bytes(job frame)--> Pipe --> child
+    fetcher thread <--recv(links and metadata, a tuple)-- Pipe <-------------------------'
                    --return--> idle queue
+
+The page goes as bytes (ParseJob.to_bytes), never pickled; only links and metadata come back.
 
 Processes come from an explicit spawn context (what Windows and frozen executables use) and are
 started before any thread. Each has its own Pipe; an end is lent to one thread at a time, so no
@@ -124,7 +126,7 @@ class ParserPool:
 
     def _exchange(self, parser: _Parser, job: ParseJob) -> tuple[str, ParseResult | None]:
         try:
-            parser.conn.send(job)
+            parser.conn.send_bytes(job.to_bytes())
         except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
             return "died", None
         deadline = time.monotonic() + self._timeout
@@ -135,17 +137,18 @@ class ParserPool:
             ready = wait([parser.conn, parser.process.sentinel], timeout=remaining)
             if parser.conn in ready:
                 try:
-                    result = parser.conn.recv()
-                except (EOFError, OSError):
+                    fields = parser.conn.recv()
+                    result = ParseResult(*fields)
+                except (EOFError, OSError, TypeError):
                     return "died", None
-                if isinstance(result, ParseResult) and result.job_id == job.job_id:
+                if result.job_id == job.job_id:
                     return "ok", result
                 return "died", None  # out of step: start afresh
             if parser.process.sentinel in ready:
                 return "died", None
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop every process: a None sentinel, then a bounded join, then kill."""
+        """Stop every process: an empty frame, then a bounded join, then kill."""
         self._closed = True
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -153,7 +156,7 @@ class ParserPool:
             self._all.clear()
         for parser in parsers:
             with contextlib.suppress(BrokenPipeError, OSError):
-                parser.conn.send(None)
+                parser.conn.send_bytes(b"")
         for parser in parsers:
             parser.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if parser.process.is_alive():

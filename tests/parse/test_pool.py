@@ -274,3 +274,11 @@ def test_concurrent_parses_get_their_own_results(pool2: ParserPool) -> None:
     assert pool2.parsed == threads * per_thread
     assert pool2.restarts == 0
     assert len(pool2.pids()) == 2
+
+
+def test_a_job_frame_round_trips_its_body_as_is() -> None:
+    body = bytes(range(256)) * 100 + b"<a href='/x'>"
+    job = ParseJob(2**40, "http://h.example/caf%C3%A9?q=1", body, "text/html; charset=é")
+    frame = job.to_bytes()
+    assert body in frame  # the body travels as is, not pickled
+    assert ParseJob.from_bytes(frame) == job
