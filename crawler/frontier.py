@@ -102,6 +102,12 @@ class Frontier:
         """Admit a canonical URL unless a rule refuses it or it was seen: one test-and-set."""
         self._check_open()
         config = self._config
+        with self._lock:
+            # Most links of a page were seen before: answer them before any rule is evaluated
+            # (the test-and-set below stays the authority when two threads race for a new URL).
+            if url in self._visited:
+                self._deduped += 1
+                return False
         # Seeds are the user's choice: the rules apply to discovered links only.
         if parent is not None and not self._wanted(url, depth, seed):
             with self._lock:

@@ -320,6 +320,9 @@ class Guard:
         self._cond = threading.Condition()
         self._active: set[RequestState] = set()  # blocks with a deadline, not yet exited
         self._reaper: threading.Thread | None = None
+        # When the reaper will wake next (None: not before it is notified). A new deadline
+        # later than that needs no wake-up: every request has the same timeout, so almost none do.
+        self._wake_at: float | None = None
         self._closed = False
 
     # context --------------------------------------------------------------------------------
@@ -387,7 +390,8 @@ class Guard:
                     target=self._reap, name="netguard-reaper", daemon=True
                 )
                 self._reaper.start()
-            self._cond.notify_all()
+            if self._wake_at is None or state.deadline < self._wake_at:
+                self._cond.notify_all()
 
     def _exit(self, state: RequestState) -> None:
         stack: list[RequestState] = self._local.stack
@@ -435,7 +439,9 @@ class Guard:
                             _cut(cutter)
                     elif wake is None or state.deadline < wake:
                         wake = state.deadline
+                self._wake_at = wake
                 self._cond.wait(None if wake is None else max(wake - now, 0.001))
+                self._wake_at = None
 
     # called by the guarded connections, in the requesting thread ------------------------------
 

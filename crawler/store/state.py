@@ -1,10 +1,11 @@
 """The resume journal: every admitted URL and whether it is finished, in OUTPUT/state.db.
 
 SQLite in WAL mode (embedded, no server): a row is written when a URL is admitted, before it is
-queued, and marked done when its crawl.jsonl line has been written and flushed. A `kill -9` at
-any moment therefore leaves every admitted URL either done in crawl.jsonl or pending here, and
-`--resume` crawls exactly the pending ones. crawl.jsonl is the authority on what is finished: a
-URL whose line was written just before the kill is done even if its row is not yet marked.
+queued, and marked done (in batches) after its crawl.jsonl line has been written and flushed.
+A `kill -9` at any moment therefore leaves every admitted URL either done in crawl.jsonl or
+pending here, and `--resume` crawls exactly the pending ones. crawl.jsonl is the authority on
+what is finished: a URL whose line was written before the kill is done even if its row is not yet
+marked (resume marks it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from ..messages import WorkItem
 
 STATE_FILE = "state.db"
+FINISHED_BATCH = 200  # done marks written per transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
@@ -44,6 +46,7 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
         self._closed = False
+        self._finished: list[tuple[str]] = []  # done marks not yet written
 
     def admitted(self, item: WorkItem) -> None:
         """Record a newly admitted URL (call before it is queued)."""
@@ -55,18 +58,39 @@ class Journal:
             )
 
     def finished(self, url: str) -> None:
-        """Mark a URL done (call after its record is flushed)."""
+        """Mark a URL done (call after its record is flushed).
+
+        The marks are written in batches of FINISHED_BATCH, one transaction each: crawl.jsonl is
+        the authority on what is done, so a mark lost to a kill costs nothing, and one
+        transaction per page was the largest part of the journal's cost.
+        """
         with self._lock:
             self._check()
-            self._db.execute("UPDATE urls SET done = 1 WHERE url = ?", (url,))
+            self._finished.append((url,))
+            if len(self._finished) >= FINISHED_BATCH:
+                self._flush_finished()
+
+    def _flush_finished(self) -> None:
+        if self._finished:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany("UPDATE urls SET done = 1 WHERE url = ?", self._finished)
+            self._finished.clear()
 
     def load(self, done: set[str]) -> tuple[set[str], list[WorkItem]]:
         """(every URL admitted so far, the pending items) given the URLs crawl.jsonl holds."""
         with self._lock:
+            self._flush_finished()
             rows = self._db.execute(
                 "SELECT url, depth, parent, seed, done FROM urls ORDER BY rowid"
             ).fetchall()
         seen = {row[0] for row in rows}
+        # Recorded before the kill, not yet marked: mark them now.
+        late = [(url,) for url, _, _, _, finished in rows if not finished and url in done]
+        if late:
+            with self._lock, self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany("UPDATE urls SET done = 1 WHERE url = ?", late)
         pending = [
             WorkItem(url, depth, parent, seed)
             for url, depth, parent, seed, finished in rows
@@ -77,6 +101,7 @@ class Journal:
     def counts(self) -> tuple[int, int]:
         """(admitted, pending) as the journal has them."""
         with self._lock:
+            self._flush_finished()
             total, finished = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(done), 0) FROM urls"
             ).fetchone()
@@ -93,6 +118,7 @@ class Journal:
                 return
             self._closed = True
             try:
+                self._flush_finished()
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 self._db.close()

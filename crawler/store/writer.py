@@ -8,9 +8,9 @@ summary.json is replaced atomically.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,17 +21,28 @@ from .paths import url_to_path
 from .state import STATE_FILE, Journal
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+def atomic_write(path: Path, data: bytes, *, parent_exists: bool = False) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename.
+
+    The temporary name is unique to this process and thread (a thread writes one file at a
+    time), so it is created with O_EXCL and the mirror's 0644 mode directly, with no retries.
+    """
+    if not parent_exists:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{os.getpid()}-{threading.get_ident()}.part"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(tmp, flags, 0o644)
+    except FileExistsError:  # left by a killed run that had this pid and thread: never a page
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a mirror is meant to be read
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
 
 
@@ -61,6 +72,9 @@ class Storage:
         self.journal = Journal(output / STATE_FILE, resume=resume)
         self._jsonl = open(self.jsonl_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115
         self._closed = False
+        # Folders already made under pages/: a page in one of them needs no mkdir. Two threads
+        # racing on a new folder both make it, harmlessly (exist_ok).
+        self._folders: set[Path] = set()
         self.records = 0
         self.bytes = 0
 
@@ -76,7 +90,10 @@ class Storage:
         """Save a body under pages/; returns its path relative to the output folder."""
         relative = url_to_path(url)
         target = self.root.joinpath(*relative.parts)
-        atomic_write(target, body)
+        known = target.parent in self._folders
+        atomic_write(target, body, parent_exists=known)
+        if not known:
+            self._folders.add(target.parent)
         return relative.as_posix()
 
     def write(self, record: Record) -> None:
