@@ -5,20 +5,35 @@ reachable), to pseudo-random other pages in several spellings (relative, absolut
 fragment), sometimes to a binary file, a redirect, a missing page, a nofollow trap, another host,
 and to non-http schemes. The server adds `latency` to every answer, counts requests per path and
 records the largest number of simultaneous requests per host, so tests can check the crawler.
+Besides, it serves hostile pages that nothing links to (`Site._special`, `Site._hostile`): traps,
+compression bombs, answers dripped a byte at a time, pages that lie about their content, and links
+to names that try to leave the output folder (tests/test_hostile.py, tests/test_hostile_site.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import functools
+import gzip
+import posixpath
 import random
 import threading
 import time
+import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import repeat
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
+
+try:  # Scrapy pulls it in; the crawl itself does not depend on it
+    import brotli
+except ImportError:  # pragma: no cover - then /bomb/br sends gzip bytes under the br label
+    brotli = None
 
 _WORDS = [
     "crawl",
@@ -46,6 +61,37 @@ _WORDS = [
     "output",
     "depth",
 ]
+
+# What a /bomb/* body inflates to: far past any sane --max-bytes, from ~50 KB on the wire.
+BOMB_BYTES = 50 * 1024 * 1024
+# A /drip/* answer sends one byte this often, each well under any read timeout, and gives up by
+# itself after DRIP_LIMIT seconds (or when the site closes) so that no server thread is left.
+DRIP_INTERVAL = 0.2
+DRIP_LIMIT = 120.0
+# Distinct links on /slow-parse: several MB that take a parser seconds (about 15 s on the 2-core
+# machine), however fast the machine, far over a test's parse timeout.
+SLOW_PARSE_LINKS = 300_000
+# Links on /lies/many-links: four times MAX_LINKS (crawler/parse/extract.py).
+MANY_LINKS = 20_000
+NESTING_DEPTH = 100_000
+# The title of the /lies/ pages about charsets: it has letters outside ASCII to get wrong.
+LIE_TITLE = "Crème brûlée, naïve café"
+# The hrefs of /hostile-paths: each tries to leave the output folder or to share a file with
+# another one. Each answers a page of its own (see Site._hostile).
+HOSTILE_HREFS: tuple[str, ...] = (
+    "/..%2f..%2fescape",
+    "/%2e%2e/%2e%2e/x",
+    "/a%5c..%5cb",
+    "/CON",
+    "/aux.txt",
+    "/" + "s" * 400,
+    "/x%00y",
+    "/About",
+    "/about",
+    "/..%2F..%2F..%2F..%2Ftmp%2Fescaped.html",
+    "/%2e%2e%5c%2e%2e%5cescape.html",
+    "/nul/./con.txt",
+)
 
 
 @dataclass
@@ -88,6 +134,7 @@ class Site:
         self._total = 0
         self._servers: list[ThreadingHTTPServer] = []
         self._threads: list[threading.Thread] = []
+        self._closing = threading.Event()  # set by close(): answers still dripping stop
 
     # -- the model -------------------------------------------------------------------------
 
@@ -200,7 +247,7 @@ class Site:
         redirects there; /links/a,b%2Fc links to /a and /b/c; /status/N answers N;
         /sitemap.xml and /maps/index.xml (an index of a plain and a gzipped sitemap) list
         /orphan/N pages that nothing links to; /calendar?m=N links to ?m=N+1 and /deeper/
-        to deeper/ (crawler traps).
+        to deeper/ (crawler traps). The hostile pages are in `_hostile`.
         """
         html = {"Content-Type": "text/html; charset=utf-8"}
         parts = path.strip("/").split("/")
@@ -276,8 +323,6 @@ class Site:
             body = f"<urlset {ns}>" + "".join(f"<url><loc>{u}</loc></url>" for u in urls)
             data = (body + "</urlset>").encode()
             if path.endswith(".gz"):
-                import gzip
-
                 return 200, {"Content-Type": "application/x-gzip"}, gzip.compress(data)
             return 200, xml, data
         if parts[0] == "calendar":  # a trap: every month links to the next, without end
@@ -306,7 +351,106 @@ class Site:
             return 200, html, b"<html><title>orphan</title></html>"
         if parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():
             return int(parts[1]), {"Content-Type": "text/plain"}, b"as you asked\n"
+        return self._hostile(path)
+
+    def _hostile(self, path: str) -> tuple[int, dict[str, str], bytes] | None:
+        """Pages that attack the client (tests/test_hostile_site.py).
+
+        /bomb/gzip, /bomb/deflate and /bomb/br are BOMB_BYTES of zeros compressed (br is gzip
+        bytes under the br label when brotli is not installed); /slow-parse is SLOW_PARSE_LINKS
+        links, seconds of parsing; /lies/CASE lies about its content (see `_lie`);
+        /hostile-paths links to HOSTILE_HREFS, and each of them answers a page whose title is the
+        path as requested, however the client spelled it. /drip/* are in `drip_plan`.
+        """
+        parts = path.strip("/").split("/")
+        if parts[0] == "bomb" and len(parts) == 2 and parts[1] in ("gzip", "deflate", "br"):
+            headers = {"Content-Type": "text/html; charset=utf-8", "Content-Encoding": parts[1]}
+            return 200, headers, _bomb(parts[1])
+        if path == "/slow-parse":
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, _slow_parse_page()
+        if parts[0] == "lies" and len(parts) == 2:
+            return self._lie(parts[1])
+        if path == "/hostile-paths":
+            links = "".join(f'<a href="{escape(h)}">{escape(h[:40])}</a>' for h in HOSTILE_HREFS)
+            body = f"<html><title>hostile paths</title>{links}</html>".encode()
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+        if _hostile_key(path) in _HOSTILE_KEYS:
+            body = f"<html><title>{escape(path)}</title>{escape(path)}</html>".encode()
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, body
         return None
+
+    def _lie(self, case: str) -> tuple[int, dict[str, str], bytes] | None:
+        """/lies/CASE: a page whose headers or markup lie, or whose shape is extreme.
+
+        binary-as-html: random bytes as text/html; html-as-octet-stream: a page with links as
+        application/octet-stream; no-charset, wrong-charset (windows-1252 bytes said to be UTF-8),
+        bad-charset-label (an unknown label, then a <meta charset>), utf-16-bom (UTF-16 with a
+        byte-order mark, said to be windows-1252): LIE_TITLE and links to /page/1 and /page/2;
+        deep-nesting: a link, NESTING_DEPTH open <div>, a link; many-links: MANY_LINKS links.
+        """
+        text = (
+            f"<html><head><title>{LIE_TITLE}</title></head><body>"
+            '<a href="/page/1">one</a> <a href="/page/2">two</a></body></html>'
+        )
+        cases: dict[str, tuple[str, bytes]] = {
+            "binary-as-html": ("text/html; charset=utf-8", random.Random(7).randbytes(4096)),
+            "html-as-octet-stream": ("application/octet-stream", text.encode()),
+            "no-charset": ("text/html", text.encode()),
+            "wrong-charset": ("text/html; charset=utf-8", text.encode("windows-1252")),
+            "bad-charset-label": (
+                "text/html; charset=x-no-such-charset",
+                text.replace("<head>", '<head><meta charset="utf-8">').encode(),
+            ),
+            "utf-16-bom": (
+                "text/html; charset=windows-1252",
+                b"\xff\xfe" + text.encode("utf-16-le"),
+            ),
+        }
+        if case == "deep-nesting":
+            body = (
+                '<html><title>deep</title><a href="/page/1">first</a>'
+                + "<div>" * NESTING_DEPTH
+                + '<a href="/page/2">deep</a>'
+                + "</div>" * NESTING_DEPTH
+                + "</html>"
+            )
+            cases[case] = ("text/html; charset=utf-8", body.encode())
+        elif case == "many-links":
+            links = "".join(f'<a href="/many/{i}">{i}</a>' for i in range(MANY_LINKS))
+            cases[case] = ("text/html; charset=utf-8", f"<title>many</title>{links}".encode())
+        if case not in cases:
+            return None
+        content_type, body = cases[case]
+        return 200, {"Content-Type": content_type}, body
+
+    def drip_plan(self, path: str) -> tuple[bytes, Iterator[bytes]] | None:
+        """(bytes sent at once, bytes then sent one per DRIP_INTERVAL) for /drip/headers (a
+        header that never ends) and /drip/body (a body that never ends); None for other paths."""
+        path = urlsplit(path).path
+        if path == "/drip/headers":
+            return b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Drip: ", repeat(b"a")
+        if path == "/drip/body":
+            head = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                b"Content-Length: 1000000\r\n\r\n<html><title>drip</title>"
+            )
+            return head, repeat(b"a")
+        return None
+
+    def drip(self, out: BinaryIO, head: bytes, tail: Iterator[bytes]) -> None:
+        """Send `head`, then the bytes of `tail` one every DRIP_INTERVAL, until the client hangs
+        up, the site closes or DRIP_LIMIT passes."""
+        ends = time.monotonic() + DRIP_LIMIT
+        try:
+            out.write(head)
+            out.flush()
+            for byte in tail:
+                if self._closing.wait(DRIP_INTERVAL) or time.monotonic() > ends:
+                    return
+                out.write(byte)
+                out.flush()
+        except OSError:  # the client hung up, or cut the connection at its deadline
+            return
 
     def expected(self, host: str, depth: int | None = None) -> dict[str, int]:
         """Every URL of `host` a host-scoped crawl from its root admits, with its depth."""
@@ -385,6 +529,7 @@ class Site:
 
     def close(self) -> None:
         """Stop the servers and wait for their threads (bounded)."""
+        self._closing.set()
         for server in self._servers:
             server.shutdown()
         for thread in self._threads:
@@ -427,6 +572,35 @@ class Site:
             return self._cond.wait_for(lambda: self._total >= count, timeout)
 
 
+def _hostile_key(path: str) -> str:
+    """What a hostile path is served under, however a client spells it: decoded, its dot
+    segments removed, lower-cased (so /About and /about are one key, with pages of their own)."""
+    return posixpath.normpath(unquote(path)).lower()
+
+
+_HOSTILE_KEYS = frozenset(_hostile_key(h) for h in HOSTILE_HREFS)
+
+
+@functools.cache
+def _bomb(encoding: str) -> bytes:
+    """BOMB_BYTES of zeros compressed for `Content-Encoding: encoding`; made once a process.
+    HTTP's deflate is the zlib format. Without brotli, br gets gzip bytes (no client that
+    lacks brotli can decode br anyway, and one that has it fails on these)."""
+    zeros = bytes(BOMB_BYTES)
+    if encoding == "deflate":
+        return zlib.compress(zeros, 9)
+    if encoding == "br" and brotli is not None:
+        return bytes(brotli.compress(zeros, quality=5))
+    return gzip.compress(zeros, 9, mtime=0)
+
+
+@functools.cache
+def _slow_parse_page() -> bytes:
+    """SLOW_PARSE_LINKS distinct links in one page (about 7 MB); made once a process."""
+    links = "".join(f'<a href="/s/{i}">{i}</a>' for i in range(SLOW_PARSE_LINKS))
+    return f"<html><title>slow</title>{links}</html>".encode()
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -457,11 +631,18 @@ def _handler_for(site: Site, host: str) -> type[BaseHTTPRequestHandler]:
             try:
                 if site.latency:
                     time.sleep(site.latency)
-                status, headers, body = site.respond(host, self.path)
+                drip = site.drip_plan(self.path)
+                answer = site.respond(host, self.path) if drip is None else None
             finally:
                 # Counted as finished before a byte of the answer leaves: the client cannot
                 # have its answer (and start another request) while this one still counts.
                 site._end(host, self.path, started)
+            if drip is not None:
+                self.close_connection = True  # the answer never ends: nothing can follow it
+                site.drip(self.wfile, *drip)
+                return
+            assert answer is not None
+            status, headers, body = answer
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

@@ -88,6 +88,18 @@ def new_session(
     return session
 
 
+def _prepare(session: requests.Session, url: str) -> requests.PreparedRequest:
+    """The GET that `session.get(url)` would send, without its per-request merging of settings.
+
+    The session carries only headers and cookies (trust_env is off, no auth, no params), so the
+    request is prepared from them directly; credentials in the URL are still taken as basic
+    auth, and the cookie jar still sends each cookie only to its own domain.
+    """
+    prepared = requests.PreparedRequest()
+    prepared.prepare(method="GET", url=url, headers=session.headers, cookies=session.cookies)
+    return prepared
+
+
 def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     """Map an exception raised while fetching to (kind, message)."""
     message = f"{type(exc).__name__}: {exc}"[:500]
@@ -134,7 +146,13 @@ def fetch(
     try:
         with (
             guard.request(None, timeout * DEADLINE_FACTOR) if guard else contextlib.nullcontext(),
-            session.get(url, timeout=timeout, stream=True, allow_redirects=False) as response,
+            session.send(
+                _prepare(session, url),
+                timeout=timeout,
+                stream=True,
+                allow_redirects=False,
+                proxies={},
+            ) as response,
         ):
             status = response.status_code
             content_type = response.headers.get("Content-Type")

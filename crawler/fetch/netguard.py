@@ -40,6 +40,7 @@ The TCP handshake with a refused address does happen (nothing is sent over it).
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import socket
 import threading
@@ -100,6 +101,7 @@ REAPER_JOIN_S = 2.0
 # -- 1. classification ---------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # checked on every request: a crawl meets few addresses
 def classify_ip(ip: str) -> str:
     """The kind of `ip` (one of `KINDS`); raises ValueError if it is not an IP address.
 
