@@ -67,7 +67,7 @@ BOMB_BYTES = 50 * 1024 * 1024
 # A /drip/* answer sends one byte this often, each well under any read timeout, and gives up by
 # itself after DRIP_LIMIT seconds (or when the site closes) so that no server thread is left.
 DRIP_INTERVAL = 0.2
-DRIP_LIMIT = 120.0
+DRIP_LIMIT = 60.0
 # Distinct links on /slow-parse: several MB that take a parser seconds (about 15 s on the 2-core
 # machine), however fast the machine, far over a test's parse timeout.
 SLOW_PARSE_LINKS = 300_000
@@ -596,7 +596,7 @@ def _bomb(encoding: str) -> bytes:
 
 @functools.cache
 def _slow_parse_page() -> bytes:
-    """SLOW_PARSE_LINKS distinct links in one page (about 7 MB); made once a process."""
+    """SLOW_PARSE_LINKS distinct links in one page (about 9 MB); made once a process."""
     links = "".join(f'<a href="/s/{i}">{i}</a>' for i in range(SLOW_PARSE_LINKS))
     return f"<html><title>slow</title>{links}</html>".encode()
 
