@@ -78,7 +78,7 @@ class ParseJob:
         return cls(job_id, url, frame[at + ctype_len :], ctype)
 
 
-_JOB_HEADER = struct.Struct("!QII")  # job id, url length, content-type length (bytes)
+_JOB_HEADER = struct.Struct("!qII")  # job id (signed), url length, content-type length (bytes)
 
 
 @dataclass(frozen=True, slots=True)
