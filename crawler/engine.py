@@ -1,7 +1,7 @@
 """The orchestrator: the only module that knows all five stages.
 
     SEEDS ──(1 seeds.py)──> Frontier ──queue.Queue──> fetcher threads ──Pipe──> parser processes
-                            (2 frontier.py)            (3 fetch/)                (4 parse/)
+                            (2 frontier/)              (3 fetch/)                (4 parse/)
                             visited set + Lock         HostSlot BoundedSemaphore  BeautifulSoup/lxml
                                ^                       requests.Session/thread        │
                                └──── admit(links) <──────────┤ <──── ParseResult ──────┘
@@ -46,7 +46,7 @@ from .fetch.retry import RetryPolicy
 from .fetch.robots import RobotsCache
 from .fetch.sitemaps import SitemapReader, sitemap_candidates
 from .fetch.worker import Counters, FetcherThread, Services, write_record
-from .frontier import Frontier
+from .frontier import Frontier, MemoryFrontier
 from .messages import WorkItem
 from .parse.pool import ParserPool
 from .progress import Progress, Snapshot
@@ -133,7 +133,7 @@ def crawl(
             assert services is not None
             write_record(services, item, None, (ErrorKind.TRAP, reason))
 
-        frontier = Frontier(
+        frontier = MemoryFrontier(
             config,
             visited=visited,
             admitted=len(visited),

@@ -1,4 +1,4 @@
-"""crawler.frontier: admission rules, the visited set, task accounting, defer/stop/close."""
+"""crawler.frontier.memory: admission rules, the visited set, task accounting, defer/stop/close."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from crawler.config import (
     DEFAULT_TIMEOUT,
     Config,
 )
-from crawler.frontier import Frontier
+from crawler.frontier import MemoryFrontier as Frontier
 from crawler.messages import WorkItem
 
 SEED = "http://a.example.com/"

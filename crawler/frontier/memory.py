@@ -1,11 +1,13 @@
-"""Stage 2 of 5: admitted URLs -> WorkItems for the fetcher threads.
+"""The in-memory frontier of one process (the default): a queue.Queue, a set and a Lock.
 
-The Frontier owns what is to be crawled and what has been seen: a `queue.Queue` of WorkItems, the
+MemoryFrontier owns what is to be crawled and what has been seen: a `queue.Queue` of WorkItems, the
 visited set under a `threading.Lock`, and the depth, scope, filter and page-count rules. Every
 `take()` is matched by exactly one `done()`: an item that is parked or deferred keeps its task
 open until it is put back, so `Queue.join()` returns only when every admitted URL is finished.
-The engine talks to it only through admit/claim/take/done/requeue/defer/join/close, so a shared
-(Redis) frontier can later implement the same methods.
+The engine talks to it only through the `Frontier` protocol (frontier/__init__.py).
+
+The admission rules live here: `_wanted` (depth, scope, filters) and, for crawler traps,
+`trap_reason` (the URL's shape) plus the per-host budget and query variants in `admit`.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .config import Config
-from .messages import WorkItem
-from .urls import host_key, in_scope, passes_filters
+from ..config import Config
+from ..messages import WorkItem
+from ..urls import host_key, in_scope, passes_filters
+from . import FrontierStats
 
 # Crawler traps (calendars, session ids, relative-link loops) grow URLs without end; past these
 # a URL is recorded as a trap instead of being crawled.
@@ -44,21 +46,8 @@ def trap_reason(url: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class FrontierStats:
-    """A snapshot of the frontier's counters."""
-
-    admitted: int
-    deduped: int
-    refused: int
-    finished: int
-    queued: int
-    deferred: int
-    trapped: int = 0
-
-
-class Frontier:
-    """The to-do queue and the visited set of one crawl."""
+class MemoryFrontier:
+    """The to-do queue and the visited set of one crawl, in this process."""
 
     def __init__(
         self,
@@ -283,7 +272,7 @@ class Frontier:
                 trapped=self._trapped,
             )
 
-    def __enter__(self) -> Frontier:
+    def __enter__(self) -> MemoryFrontier:
         return self
 
     def __exit__(self, *exc: object) -> None:

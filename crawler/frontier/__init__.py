@@ -1,0 +1,104 @@
+"""Stage 2 of 5: admitted URLs -> WorkItems for the fetcher threads.
+
+`Frontier` is the protocol the engine and the fetchers are written against; two implementations:
+- memory.py: `MemoryFrontier`, a `queue.Queue` + visited set + `threading.Lock` (the default);
+- redis.py: the shared frontier of a crawl run by many workers (`--frontier redis://...`).
+
+Every `take()` is matched by exactly one `done()`, `requeue()`, `defer()` or `shelve()`: an item
+handed on keeps its task open, so `wait()` is true only when every admitted URL is finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..messages import WorkItem
+
+
+@dataclass(frozen=True, slots=True)
+class FrontierStats:
+    """A snapshot of the frontier's counters."""
+
+    admitted: int
+    deduped: int
+    refused: int
+    finished: int
+    queued: int
+    deferred: int
+    trapped: int = 0
+
+
+class Frontier(Protocol):
+    """What the engine and the fetcher threads may ask of a frontier."""
+
+    def admit(self, url: str, depth: int, parent: str | None, seed: str) -> bool:
+        """Admit a canonical URL unless a rule refuses it or it was seen: one test-and-set."""
+        ...
+
+    def readmit(self, item: WorkItem) -> None:
+        """Queue an item admitted by an earlier run (--resume): already visited, not yet done."""
+        ...
+
+    def claim(self, url: str) -> bool:
+        """Mark a URL reached by a redirect as visited; False if it was already seen."""
+        ...
+
+    def seen(self, url: str) -> bool:
+        """Whether the URL is in the visited set."""
+        ...
+
+    def take(self) -> WorkItem | None:
+        """The next item, blocking; None is the sentinel that stops a fetcher."""
+        ...
+
+    def done(self, *, finished: bool = True) -> None:
+        """Account for one `take()`: exactly once per item taken and not handed on."""
+        ...
+
+    def requeue(self, item: WorkItem) -> None:
+        """Put back an item whose task is still open (parked, redirected), closing that task."""
+        ...
+
+    def defer(self, item: WorkItem, not_before: float) -> None:
+        """Hold an item (task still open) until `not_before` (time.monotonic), then requeue."""
+        ...
+
+    def shelve(self, item: WorkItem) -> None:
+        """Keep a taken item for later instead of crawling it (after a stop); closes it."""
+        ...
+
+    def stop(self) -> None:
+        """Stop crawling: admissions and what is still queued are kept for a later run."""
+        ...
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop()` was called."""
+        ...
+
+    def shelved(self) -> list[WorkItem]:
+        """The admitted items this process did not crawl because of a stop."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` for the crawl to finish; True once every item is done."""
+        ...
+
+    def release_workers(self, count: int) -> None:
+        """Put one sentinel per fetcher thread, after the crawl has finished or stopped."""
+        ...
+
+    def close(self) -> None:
+        """Release what the frontier holds; it refuses use afterwards."""
+        ...
+
+    def stats(self) -> FrontierStats:
+        """A consistent snapshot of the counters."""
+        ...
+
+
+# Imported after the protocol: memory.py imports FrontierStats from here.
+from .memory import MemoryFrontier, trap_reason  # noqa: E402
+
+__all__ = ["Frontier", "FrontierStats", "MemoryFrontier", "trap_reason"]
