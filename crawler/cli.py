@@ -85,7 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Crawl the web from the URLs in SEEDS (one a line, - for stdin).",
         epilog="Exit codes: 0 finished, 1 internal error, 2 usage or input error, 130 interrupted.",
     )
-    p.add_argument("seeds", nargs="?", metavar="SEEDS", help="file of seed URLs, or - for stdin")
+    p.add_argument(
+        "seeds",
+        nargs="*",
+        metavar="SEEDS",
+        help="seed URLs, files of seed URLs (one a line), or - for stdin",
+    )
     p.add_argument(
         "--threads",
         type=_int_at_least(1),
@@ -243,6 +248,36 @@ def build_config(args: argparse.Namespace) -> Config:
     )
 
 
+def _given(argv: Sequence[str] | None) -> set[str]:
+    """The destinations of the options set on this command line (not left at their default)."""
+    parser = build_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+def _resumed_config(config: Config, given: set[str]) -> Config:
+    """`config` with the options the crawl in its output folder was started with."""
+    from .resume_options import apply_stored
+    from .store.state import STATE_FILE, load_options
+
+    stored = load_options(config.output / STATE_FILE)
+    return config if stored is None else apply_stored(config, stored, given)
+
+
+def _demo_port(config: Config) -> int:
+    """The port of the demo being resumed (its pages' folder names hold it), or 0 for any."""
+    from urllib.parse import urlsplit
+
+    from .store.state import STATE_FILE, load_options
+
+    if not config.resume:
+        return 0
+    stored = load_options(config.output / STATE_FILE) or {}
+    seeds = stored.get("seeds") or []
+    return (urlsplit(seeds[0]).port or 0) if seeds else 0
+
+
 class _TqdmHandler(logging.Handler):
     """Log lines written through tqdm so they do not tear the progress bar."""
 
@@ -292,14 +327,19 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
         return int(exc.code or 0)
     if args.demo and args.seeds:
         parser.print_usage(stderr)
-        print("crawl: error: --demo: takes no SEEDS file", file=stderr)
+        print("crawl: error: --demo: takes no SEEDS", file=stderr)
         return ExitCode.USAGE
-    if not args.demo and not args.seeds:
+    if not args.demo and not args.seeds and not args.resume:
         parser.print_usage(stderr)
-        print("crawl: error: SEEDS: a seeds file (or - for stdin) is required", file=stderr)
+        print("crawl: error: SEEDS: seed URLs or a seeds file (or - for stdin) needed", file=stderr)
         return ExitCode.USAGE
     try:
         config = build_config(args)
+        if config.resume:
+            config = _resumed_config(config, _given(argv))
+    except UsageError as exc:
+        print(f"crawl: error: {exc}", file=stderr)
+        return ExitCode.USAGE
     except ValueError as exc:
         parser.print_usage(stderr)
         print(f"crawl: error: {exc}", file=stderr)
@@ -326,25 +366,30 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
 def _run(args: argparse.Namespace, config: Config, stderr: TextIO) -> int:
     from .engine import crawl
     from .progress import Progress, summary_line
-    from .seeds import read_seeds
+    from .seeds import read_seed_args
 
     site = None
     if args.demo:
         from .sitegen import demo_site
 
-        site = demo_site()
+        try:
+            site = demo_site(_demo_port(config))
+        except OSError as exc:
+            raise UsageError(f"--demo: cannot serve the demo again on its port: {exc}") from exc
         seeds_urls: tuple[str, ...] = tuple(site.seed_urls())
         bad: tuple[str, ...] = ()
         print(f"crawl: demo site serving {', '.join(seeds_urls)}", file=stderr)
+    elif not args.seeds:  # --resume: the crawl's own seeds are in its state
+        seeds_urls, bad = (), ()
     else:
         try:
-            seeds = read_seeds(args.seeds)
+            seeds = read_seed_args(args.seeds)
         except SeedError as exc:
             for line in exc.bad:
                 print(f"crawl: {line}", file=stderr)
             raise
-        for line in seeds.bad:
-            print(f"crawl: warning: bad seed skipped: {line}", file=stderr)
+        for line in seeds.warnings():
+            print(f"crawl: warning: {line}", file=stderr)
         seeds_urls, bad = seeds.urls, tuple(str(b) for b in seeds.bad)
     try:
         config.output.mkdir(parents=True, exist_ok=True)

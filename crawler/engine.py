@@ -50,6 +50,7 @@ from .frontier import Frontier, MemoryFrontier
 from .messages import WorkItem
 from .parse.pool import ParserPool
 from .progress import Progress, Snapshot
+from .resume_options import options_to_store
 from .sanitize import clean_text
 from .store.writer import Storage, read_records
 from .urls import in_scope, passes_filters
@@ -126,6 +127,9 @@ def crawl(
     exit_reason = "error"
     try:
         storage = Storage(config.output, resume=config.resume)
+        # What --resume continues with (crawler/resume_options.py); the first seeds are kept.
+        storage.journal.save_options(options_to_store(config))
+        storage.journal.save_options({"seeds": list(seeds)}, keep=True)
         visited, pending = _resumed(config, storage) if config.resume else (set(), [])
 
         def on_trap(item: WorkItem, reason: str) -> None:

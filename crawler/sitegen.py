@@ -656,10 +656,11 @@ def _handler_for(site: Site, host: str) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def demo_site() -> Site:
-    """The site `crawl --demo` serves: two hosts, 300 pages each, 20 ms added per answer."""
+def demo_site(port: int = 0) -> Site:
+    """The site `crawl --demo` serves: two hosts, 300 pages each, 20 ms added per answer
+    (on `port`, or a free one if 0)."""
     return Site(
-        ("127.0.0.1", "127.0.0.2"), pages=300, links=8, page_bytes=8000, latency=0.02
+        ("127.0.0.1", "127.0.0.2"), pages=300, links=8, page_bytes=8000, latency=0.02, port=port
     ).start()
 
 

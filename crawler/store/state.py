@@ -10,9 +10,11 @@ marked (resume marks it).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from ..messages import WorkItem
 
@@ -30,6 +32,30 @@ CREATE TABLE IF NOT EXISTS urls (
 """
 
 
+# The options a crawl started with (name -> JSON value), so that --resume continues the same
+# crawl whatever the new command line says; see crawler/resume_options.py.
+_OPTIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS options (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+)
+"""
+
+
+def load_options(path: Path) -> dict[str, Any] | None:
+    """The options stored in the state.db at `path`, or None (no file, or an older one)."""
+    if not path.exists():
+        return None
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT name, value FROM options").fetchall()
+    except sqlite3.OperationalError:  # no such table: a crawl from before options were kept
+        return None
+    finally:
+        db.close()
+    return {name: json.loads(value) for name, value in rows} or None
+
+
 class Journal:
     """Admitted and finished URLs of one crawl, safe to use from many threads."""
 
@@ -45,6 +71,7 @@ class Journal:
         # is what --resume promises, without an fsync per URL.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        self._db.execute(_OPTIONS_SCHEMA)
         self._closed = False
         self._finished: list[tuple[str]] = []  # done marks not yet written
 
@@ -56,6 +83,15 @@ class Journal:
                 "INSERT OR IGNORE INTO urls (url, depth, parent, seed) VALUES (?, ?, ?, ?)",
                 (item.url, item.depth, item.parent, item.seed),
             )
+
+    def save_options(self, options: dict[str, Any], *, keep: bool = False) -> None:
+        """Store the options the crawl runs with (`keep`: do not replace stored values)."""
+        verb = "INSERT OR IGNORE" if keep else "INSERT OR REPLACE"
+        rows = [(name, json.dumps(value)) for name, value in options.items()]
+        with self._lock, self._db:
+            self._check()
+            self._db.execute("BEGIN")
+            self._db.executemany(f"{verb} INTO options (name, value) VALUES (?, ?)", rows)
 
     def finished(self, url: str) -> None:
         """Mark a URL done (call after its record is flushed).

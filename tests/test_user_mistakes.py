@@ -1,0 +1,99 @@
+"""The user's own mistakes (issue 12): one test per mistake, run as the user meets it.
+
+Each test runs `python -m crawler` in a subprocess against a real site on loopback addresses,
+unless the mistake can only be reached from inside (then the library is driven in-process).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from crawler.store.writer import read_records
+
+from .conftest import read_jsonl
+
+FAST = ("--threads", "4", "--parsers", "1")
+
+
+def _cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "crawler", *args]
+
+
+def _run(*args: str, timeout: float = 90, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    kwargs.setdefault("capture_output", True)
+    return subprocess.run(_cmd(*args), text=True, timeout=timeout, **kwargs)
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def _interrupt_after(proc: subprocess.Popen[str], jsonl: Path, lines: int) -> str:
+    """SIGINT once `jsonl` has `lines` lines (a bounded poll of another process's output)."""
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _lines(jsonl) >= lines:
+                break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, f"the crawl was not interrupted: {stderr}"
+    return stderr
+
+
+def _urls(out: Path) -> list[str]:
+    return [r["url"] for r in read_jsonl(out / "crawl.jsonl")]
+
+
+# -- 1. --resume keeps the crawl's options ---------------------------------------------------
+
+
+def test_resume_forgets_how_the_crawl_was_started(make_site, tmp_path: Path) -> None:
+    site = make_site(pages=80, links=4, latency=0.03)
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(site.seed_urls()) + "\n")
+    shaping = ("--depth", "2", "--deny", "/page/7", "--delay", "0.02")
+    whole = tmp_path / "whole"
+    assert _run(str(seeds), "--output", str(whole), *FAST, "-q", *shaping).returncode == 0
+
+    out = tmp_path / "out"
+    proc = _start(str(seeds), "--output", str(out), *FAST, "-q", *shaping)
+    stderr = _interrupt_after(proc, out / "crawl.jsonl", 3)
+    assert f"--resume --output {out}" in stderr
+
+    changed = _run("--resume", "--output", str(out), "--depth", "5")
+    assert changed.returncode == 2
+    assert "--depth" in changed.stderr and "2" in changed.stderr
+
+    # The hint as printed, SEEDS left out; a safe option (--threads) may change.
+    resumed = _run("--resume", "--output", str(out), "--threads", "2", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    urls = _urls(out)
+    assert len(urls) == len(set(urls))
+    assert set(urls) == set(_urls(whole))
+
+
+def test_demo_resume_serves_the_same_port(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = _start("--demo", "--output", str(out), *FAST, "--max-pages", "40", "-q")
+    _interrupt_after(proc, out / "crawl.jsonl", 5)
+    resumed = _run("--demo", "--resume", "--output", str(out), *FAST, "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    records = list(read_records(out / "crawl.jsonl"))
+    assert len(records) == 40, "--max-pages was not kept"
+    assert all(r["ok"] for r in records), [r["error"] for r in records if not r["ok"]]
+    assert len({r["url"].split("/")[2].split(":")[1] for r in records}) == 1
+    assert json.loads((out / "summary.json").read_text())["exit_reason"] == "finished"
