@@ -23,6 +23,7 @@ fetcher, bounded joins, parsers closed, summary and state written.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -143,7 +144,9 @@ def crawl(
             admitted=len(visited),
             on_admit=storage.admitted,
             on_trap=on_trap,
+            on_refuse=storage.refusals.refused,
         )
+        _keep_options(storage, config, seeds)
         hosts = HostSlots(config.per_host, config.delay)
         # Seeds on loopback or private addresses (the demo, an intranet) may lead to others of
         # their kind; link-local and metadata addresses stay refused (netguard.py).
@@ -155,7 +158,11 @@ def crawl(
         if not config.ignore_robots:
             # An unreachable robots.txt disallows for now; it is asked again this much later.
             robots = RobotsCache(
-                config.user_agent, config.timeout, unreachable_ttl=5.0, guard=guard
+                config.user_agent,
+                config.timeout,
+                unreachable_ttl=5.0,
+                guard=guard,
+                on_body=storage.refusals.robots_txt,
             )
         services = Services(
             config,
@@ -213,6 +220,13 @@ def crawl(
             storage.close()
     assert summary is not None
     return summary
+
+
+def _keep_options(storage: Storage, config: Config, seeds: Sequence[str]) -> None:
+    """What `crawl why` needs to judge a URL by today's rules: the options and the seeds (a
+    --resume adds its seeds to those of the first run)."""
+    storage.refusals.meta("config", json.dumps(config.to_json()))
+    storage.refusals.meta(f"seeds-{datetime.now(UTC).isoformat()}", json.dumps(list(seeds)))
 
 
 def _admit_sitemaps(

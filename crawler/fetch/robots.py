@@ -60,8 +60,10 @@ class RobotsCache:
         unreachable_ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         guard: Guard | None = None,
+        on_body: Callable[[str, str], None] | None = None,
     ) -> None:
         self._guard = guard
+        self._on_body = on_body  # (origin, text) of each robots.txt parsed: kept for `crawl why`
         self._user_agent = user_agent
         self._timeout = timeout
         self._unreachable_ttl = unreachable_ttl
@@ -135,4 +137,7 @@ class RobotsCache:
             entry.reason = f"robots.txt unreachable: {message}"
             entry.expires_at = self._clock() + self._unreachable_ttl
             return
-        entry.parser = Protego.parse(body.decode("utf-8", errors="replace"))
+        text = body.decode("utf-8", errors="replace")
+        entry.parser = Protego.parse(text)
+        if self._on_body is not None:
+            self._on_body(origin, text)

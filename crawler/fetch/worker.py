@@ -219,6 +219,12 @@ class FetcherThread(threading.Thread):
                 s.frontier.admit(link, item.depth + 1, item.url, item.seed)
             for raw in rejected:
                 self._reject(raw, item)
+        elif links:
+            # Kept for `crawl why`: these links are never offered to the frontier.
+            rule = f"--depth {s.config.depth}"
+            reason = f"depth {item.depth + 1} is past --depth {s.config.depth}"
+            for link in links:
+                s.storage.refusals.refused(link, item.depth + 1, item.url, item.seed, rule, reason)
         self.finish(item, result, error, links=len(links), title=title, path=path, dropped=dropped)
         return True
 

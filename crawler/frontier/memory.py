@@ -6,7 +6,7 @@ visited set under a `threading.Lock`, and the depth, scope, filter and page-coun
 open until it is put back, so `Queue.join()` returns only when every admitted URL is finished.
 The engine talks to it only through the `Frontier` protocol (frontier/__init__.py).
 
-The admission rules live here: `_wanted` (depth, scope, filters) and, for crawler traps,
+The admission rules live here: `refusal_rule` (depth, scope, filters) and, for crawler traps,
 `trap_reason` (the URL's shape) plus the per-host budget and query variants in `admit`.
 """
 
@@ -46,6 +46,22 @@ def trap_reason(url: str) -> str | None:
     return None
 
 
+def refusal_rule(config: Config, url: str, depth: int, seed: str) -> tuple[str, str] | None:
+    """(rule, reason) of the option that refuses a discovered link, or None if it may go in:
+    --depth, then --scope, then --allow and --deny (what `crawl why` reports)."""
+    if config.depth is not None and depth > config.depth:
+        return f"--depth {config.depth}", f"depth {depth} is past --depth {config.depth}"
+    if not in_scope(url, seed, config.scope):
+        return f"--scope {config.scope}", f"outside the --scope {config.scope} of seed {seed}"
+    if config.allow_re and not passes_filters(url, config.allow_re, ()):
+        patterns = " ".join(config.allow)
+        return f"--allow {patterns}", "matches no --allow pattern"
+    for pattern, regex in zip(config.deny, config.deny_re, strict=True):
+        if regex.search(url):
+            return f"--deny {pattern}", f"matches --deny {pattern}"
+    return None
+
+
 class MemoryFrontier:
     """The to-do queue and the visited set of one crawl, in this process."""
 
@@ -57,9 +73,12 @@ class MemoryFrontier:
         admitted: int = 0,
         on_admit: Callable[[WorkItem], None] | None = None,
         on_trap: Callable[[WorkItem, str], None] | None = None,
+        on_refuse: Callable[[str, int, str | None, str, str, str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._on_trap = on_trap  # records a trapped URL (once: it is marked visited)
+        # Keeps (url, depth, parent, seed, rule, reason) of a refused link for `crawl why`.
+        self._on_refuse = on_refuse
         self._per_host: Counter[str] = Counter()
         self._queries: dict[tuple[str, str], int] = {}
         self._trapped = 0
@@ -98,9 +117,12 @@ class MemoryFrontier:
                 self._deduped += 1
                 return False
         # Seeds are the user's choice: the rules apply to discovered links only.
-        if parent is not None and not self._wanted(url, depth, seed):
+        refusal = refusal_rule(config, url, depth, seed) if parent is not None else None
+        if refusal is not None:
             with self._lock:
                 self._refused += 1
+            if self._on_refuse is not None:
+                self._on_refuse(url, depth, parent, seed, *refusal)
             return False
         item = WorkItem(url, depth, parent, seed)
         shape = trap_reason(url) if parent is not None else None
@@ -110,28 +132,35 @@ class MemoryFrontier:
             if url in self._visited:
                 self._deduped += 1
                 return False
-            if config.max_pages is not None and self._admitted >= config.max_pages:
+            full = config.max_pages is not None and self._admitted >= config.max_pages
+            if full:
                 self._refused += 1
-                return False
-            self._visited.add(url)
-            trap = shape if parent is not None else None
-            if parent is not None and trap is None:
-                budget = config.max_pages_per_host
-                if budget is not None and self._per_host[host] >= budget:
-                    trap = f"--max-pages-per-host {budget} reached for {host}"
-                elif parts.query:
-                    variants = self._queries.get(query_key, 0)
-                    if variants >= MAX_QUERY_VARIANTS:
-                        trap = f"more than {MAX_QUERY_VARIANTS} query strings under one path"
-                    self._queries[query_key] = variants + 1
-            if trap is not None:
-                self._trapped += 1
             else:
-                self._per_host[host] += 1
-                self._admitted += 1
-            stopping = self._stopping
-            if stopping and trap is None:
-                self._shelved.append(item)
+                self._visited.add(url)
+                trap = shape if parent is not None else None
+                if parent is not None and trap is None:
+                    budget = config.max_pages_per_host
+                    if budget is not None and self._per_host[host] >= budget:
+                        trap = f"--max-pages-per-host {budget} reached for {host}"
+                    elif parts.query:
+                        variants = self._queries.get(query_key, 0)
+                        if variants >= MAX_QUERY_VARIANTS:
+                            trap = f"more than {MAX_QUERY_VARIANTS} query strings under one path"
+                        self._queries[query_key] = variants + 1
+                if trap is not None:
+                    self._trapped += 1
+                else:
+                    self._per_host[host] += 1
+                    self._admitted += 1
+                stopping = self._stopping
+                if stopping and trap is None:
+                    self._shelved.append(item)
+        if full:
+            if self._on_refuse is not None:
+                rule = f"--max-pages {config.max_pages}"
+                reason = f"{config.max_pages} URLs were admitted before it"
+                self._on_refuse(url, depth, parent, seed, rule, reason)
+            return False
         if trap is not None:
             if self._on_trap is not None:
                 self._on_trap(item, trap)
@@ -141,14 +170,6 @@ class MemoryFrontier:
         if not stopping:
             self._queue.put(item)
         return True
-
-    def _wanted(self, url: str, depth: int, seed: str) -> bool:
-        config = self._config
-        if config.depth is not None and depth > config.depth:
-            return False
-        return in_scope(url, seed, config.scope) and passes_filters(
-            url, config.allow_re, config.deny_re
-        )
 
     def readmit(self, item: WorkItem) -> None:
         """Queue an item admitted by an earlier run (--resume): already visited, not yet done."""

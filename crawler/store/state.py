@@ -1,4 +1,5 @@
-"""The resume journal: every admitted URL and whether it is finished, in OUTPUT/state.db.
+"""The resume journal: every admitted URL and whether it is finished, in OUTPUT/state.db;
+and the refusals, robots.txt bodies and options that `crawl why` reads (RefusalLog).
 
 SQLite in WAL mode (embedded, no server): a row is written when a URL is admitted, before it is
 queued, and marked done (in batches) after its crawl.jsonl line has been written and flushed.
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -156,5 +159,115 @@ class Journal:
             try:
                 self._flush_finished()
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self._db.close()
+
+
+# -- refusals, for `crawl why` (crawler/explain.py) ------------------------------------------
+
+_REFUSALS_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS refusals (
+        url TEXT PRIMARY KEY,
+        rule TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        parent TEXT,
+        depth INTEGER NOT NULL,
+        seed TEXT
+    )""",
+    "CREATE TABLE IF NOT EXISTS robots_txt (origin TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS explain_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+REFUSAL_BATCH = 500  # rows buffered before one transaction writes them
+REFUSAL_FLUSH_S = 1.0  # nor kept longer than this (a kill loses at most this much)
+# Most refused links repeat on every page (menus, footers): a URL refused lately is not written
+# again. The set is cleared when full, so memory stays bounded whatever the crawl refuses.
+RECENT_REFUSALS = 50_000
+
+
+class RefusalLog:
+    """The first refusal of each URL (rule, parent, depth), the robots.txt bodies read and the
+    crawl's options, in state.db beside the journal: what `crawl why` reads. Thread-safe.
+
+    Opened after the Journal (which creates or empties state.db); its own connection, in WAL
+    mode like the journal's. Rows are written in batches, so the cost per refused link is a
+    set lookup and, for a new URL, a list append.
+    """
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        for statement in _REFUSALS_SCHEMA:
+            self._db.execute(statement)
+        self._pending: list[tuple[str, str, str, str | None, int, str | None]] = []
+        self._recent: set[str] = set()
+        self._flushed_at = clock()
+        self._closed = False
+        self.written = 0
+
+    def refused(
+        self, url: str, depth: int, parent: str | None, seed: str | None, rule: str, reason: str
+    ) -> None:
+        """Keep the refusal of `url` unless one was kept before (the first one wins)."""
+        with self._lock:
+            if self._closed or url in self._recent:
+                return
+            if len(self._recent) >= RECENT_REFUSALS:
+                self._recent.clear()
+            self._recent.add(url)
+            self._pending.append((url, rule, reason, parent, depth, seed))
+            if (
+                len(self._pending) >= REFUSAL_BATCH
+                or self._clock() - self._flushed_at > REFUSAL_FLUSH_S
+            ):
+                self._flush()
+
+    def robots_txt(self, origin: str, body: str) -> None:
+        """Keep the robots.txt body of `origin` as it was read (the last one read wins)."""
+        with self._lock:
+            if not self._closed:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO robots_txt (origin, body) VALUES (?, ?)",
+                    (origin, body),
+                )
+
+    def meta(self, key: str, value: str) -> None:
+        """Keep one fact about the crawl (its options, its seeds) as text."""
+        with self._lock:
+            if not self._closed:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO explain_meta (key, value) VALUES (?, ?)", (key, value)
+                )
+
+    def _flush(self) -> None:
+        self._flushed_at = self._clock()
+        if not self._pending:
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO refusals (url, rule, reason, parent, depth, seed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                self._pending,
+            )
+        self.written += len(self._pending)
+        self._pending.clear()
+
+    def flush(self) -> None:
+        """Write the buffered rows now."""
+        with self._lock:
+            if not self._closed:
+                self._flush()
+
+    def close(self) -> None:
+        """Write what is buffered and close."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._flush()
             finally:
                 self._db.close()

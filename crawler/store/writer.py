@@ -18,7 +18,7 @@ from typing import Any
 
 from ..messages import Record, WorkItem
 from .paths import url_to_path
-from .state import STATE_FILE, Journal
+from .state import STATE_FILE, Journal, RefusalLog
 
 
 def atomic_write(path: Path, data: bytes, *, parent_exists: bool = False) -> None:
@@ -70,6 +70,7 @@ class Storage:
             self._drop_torn_tail()
         self._lock = threading.Lock()
         self.journal = Journal(output / STATE_FILE, resume=resume)
+        self.refusals = RefusalLog(output / STATE_FILE)  # for `crawl why`: after the journal
         self._jsonl = open(self.jsonl_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115
         self._closed = False
         # Folders already made under pages/: a page in one of them needs no mkdir. Two threads
@@ -123,7 +124,10 @@ class Storage:
             if not self._closed:
                 self._closed = True
                 self._jsonl.close()
-        self.journal.close()
+        try:
+            self.refusals.close()
+        finally:
+            self.journal.close()
 
     def __enter__(self) -> Storage:
         return self
