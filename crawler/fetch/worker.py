@@ -212,7 +212,7 @@ class FetcherThread(threading.Thread):
                 error = (ErrorKind.PARSE, parsed.error)
             links, title, rejected = parsed.links, parsed.title, parsed.rejected
             dropped = parsed.links_dropped
-        path = s.storage.save_body(result.url, result.body)
+        path = s.storage.save_body(result.url, result.body, result.content_type)
         depth_left = s.config.depth is None or item.depth < s.config.depth
         if depth_left:
             for link in links:

@@ -1,124 +1,95 @@
-"""Pure URL -> file path under pages/: never leaves pages/, never maps two URLs to one file.
+"""URL -> file path under pages/ (and mirror/): natural names, changed only where they must be.
 
-Every path segment is percent-encoded over a strict safe set ([A-Za-z0-9.-]), `%` included, so
-the encoding `E` is injective and its output never holds `/`, `\\`, `:`, `_`, NUL, controls,
-`~` or any non-ASCII character. `~` is then free to use as a marker:
+A name is the path a person expects from the URL: `/index.html` is `index.html`, `/docs/` is
+`docs/index.html`, percent-escapes are decoded (`/caf%C3%A9.html` is `café.html`), and case,
+dots, underscores and non-ASCII letters are kept. `natural_name` changes only what a file system
+cannot hold or what would leave the tree:
 
-- a URL ending in `/` is saved as `index.html`; a literal last segment `index.html` is written
-  `index%2Ehtml`, so the two never meet;
-- case (macOS, Windows: file systems that fold case). Two names that differ only in the case of
-  ASCII letters are one file there, so a name whose letters are not all in their usual case gets
-  a case tag `~u<hex>`: the hex is a bit mask over its letters (outside E's own `%XX` escapes,
-  whose hex digits E always writes in upper case), bit i set when letter i is upper case; the
-  hex digits of an escape from the URL (`%C3`, written `%25C3`) are usually upper case, so for
-  them it is the other way round. The tag goes before the first dot that does not start the
-  name (so `Index.html` is `Index~u1.html` and keeps its extension), else at the end (the
-  directory `About` is `About~u1`, the file `About~u1~`). Case-folded, the tagged name still
-  gives back the exact name (the folded letters plus the mask), and a name with no tag has
-  only letters of its usual case: so two names are never equal once case-folded, and the tag
-  is exact (no digest, no chance of a clash). Non-ASCII letters never reach this rule: E has
-  percent-encoded them;
-- a file and a directory of one name cannot coexist (`/x` and `/x/y`), so whichever of them has
-  no dot gets no marker and the other gets a trailing `~`: an extension-less file `x` is `x~`
-  (beside the directory `x`), and a directory with a dot, `v1.2`, is `v1.2~` (beside a file
-  `v1.2`). The tag neither adds nor removes a dot, so this holds for tagged names too;
-- the query, if any, is part of the last segment (`?` encodes as `%3F`);
-- names that Windows reserves (CON, NUL, COM1, ...) and names of only dots get their first
-  character encoded; names over 255 bytes are cut to 200 and given `~` and 16 hex digits of a
-  digest of the whole name.
+- `/`, `\\`, `:`, `*`, `?`, `"`, `<`, `>`, `|`, control characters and bytes that are not UTF-8
+  become `%XX` (so the query `?a=1` is `%3Fa=1`, part of the last name, never a directory);
+- names that Windows reserves (CON, NUL, COM1, ...), `.`, `..` and names ending in a dot or a
+  space get that character escaped; an empty segment (`//`) is `%`;
+- names over 255 bytes are cut and given `~` and 16 hex digits of a digest (extension kept).
 
-The three uses of `~` are told apart by shape alone, even case-folded: a long name's `~` is
-followed by exactly 16 hex digits and the end of the name; a case tag's `~` by `u` (not a hex
-digit); the file/directory marker ends the name.
+What would collide depends on which URLs exist, so it is settled by a registry (`Names`): the
+first URL to take a name keeps it, a later one that would share it (on a case-insensitive or
+Unicode-normalising file system too: names are compared NFC-normalised and case-folded) gets
+`~1`, `~2`, ... before its extension. That covers `/` beside `/index.html`, `/x` beside `/x/y`
+(a file and a directory of one name), `/About.html` beside `/about.html`, and a query string
+that decodes to an existing name. A URL is named once, when its body is saved; the registry
+records each name in state.db (`on_assign`) and is reloaded from it on `--resume`, so a URL
+keeps its name. The mirror (store/mirror.py) uses the same names, with `.html` added to HTML
+pages (`.css` to stylesheets) whose name does not already end so; both names are reserved
+together, so neither tree ever has two URLs in one file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
-_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
-_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
 MAX_NAME = 255
 INDEX = "index.html"
-# How E's output splits, as far as case goes: an escape of a `%XX` that was in the URL (E writes
-# its `%` as `%25`; its hex digits are upper case in a canonical URL), one of E's own escapes
-# (upper-case hex, always), or a run of literal characters (letters usually lower case). The
-# split depends only on `%` and on which characters are hex digits, so it is the same once
-# case-folded.
-_CASE_TOKENS = re.compile(r"%25([0-9A-Fa-f]{2})|%.{0,2}|([^%]+)", re.DOTALL)
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
+# What Windows, macOS or Linux cannot hold in a name (and `%`-free: `%` stays literal).
+_UNSAFE = frozenset('/\\:*?"<>|') | {chr(c) for c in range(0x20)} | {"\x7f"}
+_HTML_TYPES = frozenset(("text/html", "application/xhtml+xml"))
+MAX_EXTENSION = 16  # a longer "extension" after a cut name is not one
 
 
-def _encode(text: str) -> str:
-    out = []
-    for byte in text.encode("utf-8", errors="surrogatepass"):
-        out.append(chr(byte) if byte in _SAFE else f"%{byte:02X}")
-    name = "".join(out)
+def _escape(char: str) -> str:
+    return "".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogateescape"))
+
+
+def natural_name(segment: str) -> str:
+    """One path segment of a canonical URL as a file name (see the module docstring)."""
+    text = unquote_to_bytes(segment).decode("utf-8", "surrogateescape")
+    name = "".join(_escape(c) if c in _UNSAFE or "\udc80" <= c <= "\udcff" else c for c in text)
     if not name:
-        return "%"  # an empty segment (`//`): E never yields a lone %
+        return "%"
     if _RESERVED.match(name) or set(name) == {"."}:
-        name = f"%{ord(name[0]):02X}{name[1:]}"
-    if name.endswith("."):
-        name = name[:-1] + "%2E"  # Windows drops trailing dots
-    return name
+        name = _escape(name[0]) + name[1:]
+    if name.endswith((".", " ")):
+        name = name[:-1] + _escape(name[-1])
+    return fit(name)
 
 
-def _case_mask(name: str) -> int:
-    """Bit i set when the i-th letter of `name` (outside E's escapes) is not in its usual case."""
-    mask = bit = 0
-    for match in _CASE_TOKENS.finditer(name):
-        for text, usual_upper in ((match.group(1), True), (match.group(2), False)):
-            for char in text or "":
-                if "a" <= char <= "z" or "A" <= char <= "Z":
-                    if char.isupper() != usual_upper:
-                        mask |= 1 << bit
-                    bit += 1
-    return mask
-
-
-def _case_tag(name: str) -> str:
-    """`name` (an output of E) with its case tag, if any: see the module docstring."""
-    mask = _case_mask(name)
-    if not mask:
+def fit(name: str) -> str:
+    """`name` cut to MAX_NAME bytes if longer, with a digest of the whole and its extension."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= MAX_NAME:
         return name
-    tag = f"~u{mask:x}"
-    dot = name.find(".", 1)
-    return name + tag if dot < 0 else name[:dot] + tag + name[dot:]
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    dot = name.rfind(".")
+    ext = name[dot:] if dot > 0 and len(name) - dot <= MAX_EXTENSION else ""
+    stem = raw[:200].decode("utf-8", "ignore")
+    return f"{stem}~{digest}{ext}"
 
 
-def _fit(name: str) -> str:
-    if len(name.encode()) <= MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-    return f"{name[:200]}~{digest}"
-
-
-def _dir_name(segment: str) -> str:
-    name = _case_tag(_encode(segment))
-    return _fit(name + "~" if "." in name else name)
-
-
-def _file_name(segment: str, query: str | None) -> str:
-    if not segment and query is None:
-        return INDEX
-    name = _encode(segment + ("?" + query if query is not None else ""))
-    if name == INDEX:
-        return "index%2Ehtml"  # E never yields this, and no directory name equals it
-    name = _case_tag(name)  # `index.html` has no tag, and a tagged name holds a `~`
-    return _fit(name if "." in name else name + "~")
+def fold(name: str) -> str:
+    """The key two names clash on: equal on a case-insensitive, normalising file system."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def host_dir(url: str) -> str:
-    """`<host>[_https][_<port>][_auth<digest>]`: the host encoded as a segment.
+    """`<host>[_https][_<port>][_auth<digest>]`.
 
-    `_` is never in `E`, so each `_` tag is unambiguous: http URLs have none (the contract's
-    `<host>[_<port>]`), https ones `_https`, a non-default port `_<port>`, and a URL with a
-    login `_auth` and a digest of it (the credentials themselves are never written to disk).
+    `_` is never in a host name, so each `_` tag is unambiguous: http URLs have none (the
+    contract's `<host>[_<port>]`), https ones `_https`, a non-default port `_<port>`, and a URL
+    with a login `_auth` and a digest of it (the credentials themselves are never written).
     """
     parts = urlsplit(url)
-    name = _encode((parts.hostname or "").lower())
+    host = (parts.hostname or "").lower()
+    name = "".join(c if (c.isalnum() and c.isascii()) or c in ".-" else _escape(c) for c in host)
+    if _RESERVED.match(name) or not name:
+        name = "%" + name
+    if name.endswith("."):
+        name = name[:-1] + "%2E"
     if parts.scheme == "https":
         name += "_https"
     if parts.port is not None:
@@ -126,16 +97,167 @@ def host_dir(url: str) -> str:
     if "@" in parts.netloc:
         userinfo = parts.netloc.rsplit("@", 1)[0]
         name += "_auth" + hashlib.sha256(userinfo.encode()).hexdigest()[:16]
-    return _fit(name)
+    return fit(name)
 
 
-def url_to_path(url: str) -> PurePosixPath:
-    """The file of a canonical URL, relative to the output folder: `pages/<host>/<path>`."""
+def _split(url: str) -> tuple[list[str], str]:
+    """(directory segments, last segment with its query) of a canonical URL."""
     parts = urlsplit(url)
     segments = parts.path.split("/")[1:] if parts.path.startswith("/") else [parts.path]
     if not segments:
         segments = [""]
-    query = parts.query if parts.query or url.endswith("?") else None
-    names = [_dir_name(s) for s in segments[:-1]]
-    names.append(_file_name(segments[-1], query))
-    return PurePosixPath("pages", host_dir(url), *names)
+    last = segments[-1]
+    if parts.query or url.endswith("?"):
+        last += "?" + parts.query
+    return segments[:-1], last
+
+
+def file_name(last: str) -> str:
+    """The natural name of a URL's last segment (with its query): `index.html` for ``."""
+    return INDEX if not last else natural_name(last)
+
+
+def mirror_suffix(name: str, content_type: str | None) -> str:
+    """What the mirror adds to a file name so a browser reads it right from disk."""
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    lower = name.lower()
+    if mime in _HTML_TYPES and not lower.endswith((".html", ".htm")):
+        return ".html"
+    if mime == "text/css" and not lower.endswith(".css"):
+        return ".css"
+    return ""
+
+
+def url_to_path(url: str) -> PurePosixPath:
+    """The natural file of a canonical URL before collisions: `pages/<host>/<path>`.
+
+    Pure; two URLs may get the same one (use `Names` to save files)."""
+    dirs, last = _split(url)
+    return PurePosixPath("pages", host_dir(url), *map(natural_name, dirs), file_name(last))
+
+
+def _variant(name: str, k: int) -> str:
+    """`name` with `~k` before its extension (k > 0)."""
+    if k == 0:
+        return name
+    dot = name.find(".", 1)
+    stem, ext = (name, "") if dot < 0 else (name[:dot], name[dot:])
+    return fit(f"{stem}~{k}{ext}")
+
+
+class _Dir:
+    """One folder of the tree: its names (folded) and who owns each."""
+
+    __slots__ = ("dirs", "taken")
+
+    def __init__(self) -> None:
+        self.taken: dict[str, object] = {}  # folded name -> owner (a URL, or a folder key)
+        self.dirs: dict[str, tuple[str, _Dir]] = {}  # folder key -> (its name, its node)
+
+    def folder(self, key: str, wanted: str, name: str | None = None) -> tuple[str, _Dir]:
+        """The sub-folder of `key` (a raw URL prefix), named `wanted` unless that is taken."""
+        found = self.dirs.get(key)
+        if found is not None:
+            return found
+        k = 0
+        while name is None:
+            candidate = _variant(wanted, k)
+            if fold(candidate) not in self.taken:
+                name = candidate
+            k += 1
+        self.taken[fold(name)] = key
+        node = self.dirs[key] = (name, _Dir())
+        return node
+
+    def file(self, url: str, wanted: str, suffix: str) -> str:
+        """A name for `url`'s file such that it and `name + suffix` are both free here."""
+        k = 0
+        while True:
+            name = _variant(wanted, k)
+            keys = {fold(name), fold(name + suffix)}
+            if all(self.taken.get(key, url) == url for key in keys):
+                for key in keys:
+                    self.taken[key] = url
+                return name
+            k += 1
+
+
+class Names:
+    """The registry of the names given to URLs: never two URLs in one file, even case-folded.
+
+    `assign(url, content_type)` names a URL once (later calls give the same path);
+    `on_assign(url, path, suffix)` is called for each new name (state.db records it), and `load`
+    replays what it recorded, so a resumed crawl gives the same names. Thread-safe.
+    """
+
+    def __init__(self, on_assign: Callable[[str, str, str], None] | None = None) -> None:
+        self._root = _Dir()
+        self._paths: dict[str, tuple[PurePosixPath, str]] = {}
+        self._lock = threading.Lock()
+        self._on_assign = on_assign
+
+    def assign(self, url: str, content_type: str | None = None) -> PurePosixPath:
+        """The path (relative to OUTPUT, under pages/) of the body of canonical `url`."""
+        with self._lock:
+            known = self._paths.get(url)
+            if known is not None:
+                return known[0]
+            dirs, last = _split(url)
+            wanted = file_name(last)
+            path, suffix = self._place(url, dirs, wanted, mirror_suffix(wanted, content_type))
+        if self._on_assign is not None:
+            self._on_assign(url, path.as_posix(), suffix)
+        return path
+
+    def _place(
+        self, url: str, dirs: list[str], wanted: str, suffix: str, given: list[str] | None = None
+    ) -> tuple[PurePosixPath, str]:
+        host = host_dir(url)
+        name, node = self._root.folder(host, host, host)
+        names = [name]
+        key = host
+        for i, segment in enumerate(dirs):
+            key += "/" + segment
+            name, node = node.folder(key, natural_name(segment), given[i] if given else None)
+            names.append(name)
+        if given is not None:
+            leaf = given[-1]
+            for taken in {fold(leaf), fold(leaf + suffix)}:
+                node.taken[taken] = url
+        else:
+            leaf = node.file(url, wanted, suffix)
+        path = PurePosixPath("pages", *names, leaf)
+        self._paths[url] = (path, suffix)
+        return path, suffix
+
+    def load(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        """Replay names recorded by `on_assign` (url, path, suffix), in the order given."""
+        with self._lock:
+            for url, path, suffix in rows:
+                if url in self._paths:
+                    continue
+                parts = PurePosixPath(path).parts  # pages, host, dirs..., file
+                dirs, _ = _split(url)
+                if len(parts) != len(dirs) + 3 or parts[0] != "pages":
+                    continue  # not a path this registry gave
+                self._place(url, dirs, parts[-1], suffix, list(parts[2:]))
+
+    def get(self, url: str) -> PurePosixPath | None:
+        """The path given to `url`, if any."""
+        with self._lock:
+            known = self._paths.get(url)
+        return known[0] if known else None
+
+    def mirror_path(self, url: str) -> PurePosixPath | None:
+        """The file of `url` in the mirror: `mirror/<host>/...` with its suffix, if named."""
+        with self._lock:
+            known = self._paths.get(url)
+        if known is None:
+            return None
+        path, suffix = known
+        return to_mirror(path, suffix)
+
+
+def to_mirror(path: PurePosixPath, suffix: str) -> PurePosixPath:
+    """`pages/<host>/.../name` -> `mirror/<host>/.../name<suffix>`."""
+    return PurePosixPath("mirror", *path.parts[1:-1], path.parts[-1] + suffix)

@@ -33,8 +33,14 @@ CREATE TABLE IF NOT EXISTS urls (
     done INTEGER NOT NULL DEFAULT 0
 )
 """
-
-
+# The file name given to each saved URL (store/paths.py), so --resume gives the same names.
+_NAMES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS names (
+    url TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    suffix TEXT NOT NULL DEFAULT ''
+)
+"""
 # The options a crawl started with (name -> JSON value), so that --resume continues the same
 # crawl whatever the new command line says; see crawler/resume_options.py.
 _OPTIONS_SCHEMA = """
@@ -75,6 +81,7 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
         self._db.execute(_OPTIONS_SCHEMA)
+        self._db.execute(_NAMES_SCHEMA)
         self._closed = False
         self._finished: list[tuple[str]] = []  # done marks not yet written
 
@@ -95,6 +102,22 @@ class Journal:
             self._check()
             self._db.execute("BEGIN")
             self._db.executemany(f"{verb} INTO options (name, value) VALUES (?, ?)", rows)
+
+    def named(self, url: str, path: str, suffix: str) -> None:
+        """Record the file name given to a URL (store/paths.py), before its body is written."""
+        with self._lock:
+            self._check()
+            self._db.execute(
+                "INSERT OR IGNORE INTO names (url, path, suffix) VALUES (?, ?, ?)",
+                (url, path, suffix),
+            )
+
+    def names(self) -> list[tuple[str, str, str]]:
+        """Every (url, path, suffix) recorded by `named`, in the order they were given."""
+        with self._lock:
+            self._check()
+            rows = self._db.execute("SELECT url, path, suffix FROM names ORDER BY rowid")
+            return [(str(u), str(p), str(s)) for u, p, s in rows.fetchall()]
 
     def finished(self, url: str) -> None:
         """Mark a URL done (call after its record is flushed).

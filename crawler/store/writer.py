@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..messages import Record, WorkItem
-from .paths import url_to_path
+from .paths import Names
 from .state import STATE_FILE, Journal, RefusalLog
 
 
@@ -71,6 +71,10 @@ class Storage:
         self._lock = threading.Lock()
         self.journal = Journal(output / STATE_FILE, resume=resume)
         self.refusals = RefusalLog(output / STATE_FILE)  # for `crawl why`: after the journal
+        # The names given so far (a resumed crawl keeps them), each recorded before its file.
+        self.names = Names(on_assign=self.journal.named)
+        if resume:
+            self.names.load(self.journal.names())
         self._jsonl = open(self.jsonl_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115
         self._closed = False
         # Folders already made under pages/: a page in one of them needs no mkdir. Two threads
@@ -87,9 +91,12 @@ class Storage:
             with open(self.jsonl_path, "r+b") as handle:
                 handle.truncate(data.rfind(b"\n") + 1)
 
-    def save_body(self, url: str, body: bytes) -> str:
-        """Save a body under pages/; returns its path relative to the output folder."""
-        relative = url_to_path(url)
+    def save_body(self, url: str, body: bytes, content_type: str | None = None) -> str:
+        """Save a body under pages/; returns its path relative to the output folder.
+
+        `content_type` decides the name the mirror will give the file (`.html` added to an HTML
+        page whose name lacks it); the registry keeps both names free of other URLs."""
+        relative = self.names.assign(url, content_type)
         target = self.root.joinpath(*relative.parts)
         known = target.parent in self._folders
         atomic_write(target, body, parent_exists=known)

@@ -1,10 +1,12 @@
-"""url_to_path: stays under pages/, fits every file system, and never maps two URLs together."""
+"""Natural names: they stay under pages/, fit every file system, and never put two URLs in one
+file (also case-folded), through the registry (Names) that settles collisions."""
 
 from __future__ import annotations
 
 import os
 import re
 import string
+from collections.abc import Iterable
 from itertools import combinations
 from pathlib import PurePosixPath
 
@@ -12,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from crawler.store.paths import MAX_NAME, host_dir, url_to_path
+from crawler.store.paths import MAX_NAME, Names, fold, host_dir, url_to_path
 from crawler.urls import InvalidURL, canonicalize
 
 WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
@@ -23,6 +25,15 @@ WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
 def path_of(url: str) -> str:
     """url_to_path of the canonical form of `url`, as a POSIX string."""
     return url_to_path(canonicalize(url)).as_posix()
+
+
+def named(*urls: str, content_type: str | None = None) -> list[PurePosixPath]:
+    """The paths one registry gives the URLs (canonicalised), in order; each checked safe."""
+    names = Names()
+    paths = [names.assign(canonicalize(u), content_type) for u in urls]
+    for path in paths:
+        check_path(path)
+    return paths
 
 
 def is_proper_ancestor(p: PurePosixPath, q: PurePosixPath) -> bool:
@@ -41,9 +52,7 @@ def check_component(name: str) -> None:
     assert stem not in WINDOWS_RESERVED, name
     assert not name.endswith((".", " ")), name
     assert not set(':*?"<>|') & set(name), name
-    # E percent-encodes every non-ASCII character: no Unicode case folding or normalisation
-    # (NFD on macOS) can ever touch a name.
-    assert name.isascii(), name
+    assert "\ufffd" not in name and not any("\udc80" <= c <= "\udcff" for c in name), repr(name)
 
 
 def check_path(path: PurePosixPath) -> None:
@@ -71,14 +80,15 @@ def test_directory_url_is_its_index_html() -> None:
 
 
 def test_x_and_x_slash_and_x_index_html_differ() -> None:
-    paths = {path_of(u) for u in ("http://h/x", "http://h/x/", "http://h/x/index.html")}
-    assert len(paths) == 3
-    assert path_of("http://h/x/") == "pages/h/x/index.html"
+    x, x_slash, x_index = named("http://h/x", "http://h/x/", "http://h/x/index.html")
+    assert len({x, x_slash, x_index}) == 3
+    assert x_slash.as_posix() == "pages/h/x~1/index.html"  # the file `x` came first
+    assert x_index.as_posix() == "pages/h/x~1/index~1.html"  # `/x/` took index.html
 
 
 def test_file_and_directory_of_one_name_do_not_clash() -> None:
     urls = ["http://h/x", "http://h/x/y", "http://h/v1.2", "http://h/v1.2/z", "http://h/x/"]
-    paths = [url_to_path(canonicalize(u)) for u in urls]
+    paths = named(*urls)
     assert len(set(paths)) == len(paths)
     for p, q in combinations(paths, 2):
         assert not is_proper_ancestor(p, q), (p, q)
@@ -94,11 +104,11 @@ def test_query_strings_are_distinct() -> None:
         "http://h/?a=1",
         "http://h/x/?a=1",
     ]
-    paths = [path_of(u) for u in urls]
+    paths = [p.as_posix() for p in named(*urls)]
     assert len(set(paths)) == len(urls)
     assert "?" not in "".join(paths)
     # The query is part of the last name, not a new directory.
-    assert path_of("http://h/x?a=1").count("/") == path_of("http://h/x").count("/")
+    assert path_of("http://h/x?a=1") == "pages/h/x%3Fa=1"
 
 
 @pytest.mark.parametrize("name", ["CON", "con", "nul.txt", "NUL.tar.gz", "com1", "LPT9", "aux"])
@@ -112,8 +122,8 @@ def test_windows_reserved_names_are_encoded(name: str) -> None:
 
 
 def test_reserved_name_does_not_clash_with_its_encoding() -> None:
-    assert path_of("http://h/CON") != path_of("http://h/%2543ON")
-    assert path_of("http://h/con") != path_of("http://h/CON")
+    assert path_of("http://h/CON") == "pages/h/%43ON"
+    assert len(set(named("http://h/CON", "http://h/%2543ON", "http://h/con"))) == 3
 
 
 @pytest.mark.parametrize(
@@ -138,12 +148,12 @@ def test_dot_segments_stay_inside(url: str) -> None:
 
 
 def test_escaped_slash_is_not_a_directory() -> None:
-    assert path_of("http://h/a%2Fb") != path_of("http://h/a/b")
-    assert url_to_path(canonicalize("http://h/a%2Fb")).parts[2:] != ("a", "b~")
+    assert path_of("http://h/a%2Fb") == "pages/h/a%2Fb"
+    assert len(set(named("http://h/a%2Fb", "http://h/a/b"))) == 2
 
 
 def test_empty_segments_are_kept_apart() -> None:
-    paths = {path_of(u) for u in ("http://h/x", "http://h//x", "http://h///x", "http://h/x//")}
+    paths = set(named("http://h/x", "http://h//x", "http://h///x", "http://h/x//"))
     assert len(paths) == 4
 
 
@@ -160,14 +170,14 @@ def test_long_names_are_cut_to_255_bytes() -> None:
 
 def test_long_names_stay_distinct() -> None:
     long = "a" * 400
-    paths = {path_of(f"http://h/{long}{tail}") for tail in ("", "b", "c", ".x", "/")}
+    paths = set(named(*(f"http://h/{long}{tail}" for tail in ("", "b", "c", ".x", "/"))))
     assert len(paths) == 5
-    file_and_dir = [url_to_path(canonicalize(f"http://h/{long}{t}")) for t in ("", "/x")]
+    file_and_dir = named(*(f"http://h/{long}{t}" for t in ("", "/x")))
     assert not is_proper_ancestor(*file_and_dir)
 
 
 def test_port_gives_host_underscore_port() -> None:
-    assert path_of("http://example.com:8080/a") == "pages/example.com_8080/a~"
+    assert path_of("http://example.com:8080/a") == "pages/example.com_8080/a"
     assert path_of("https://Example.COM:8443/") == "pages/example.com_https_8443/index.html"
     # default ports are dropped by canonicalize
     assert path_of("http://example.com:80/") == "pages/example.com/index.html"
@@ -208,50 +218,115 @@ def test_userinfo_urls_get_different_files() -> None:
     assert url_to_path(plain) != url_to_path(with_user)
 
 
+# --- natural names ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("http://h/index.html", "index.html"),
+        ("http://h/docs/", "docs/index.html"),
+        ("http://h/c-api/init_config.html", "c-api/init_config.html"),
+        ("http://h/%E4%BD%A0%E5%A5%BD.html", "你好.html"),
+        ("http://h/About/Team.html", "About/Team.html"),
+        ("http://h/archive.Tar.gz", "archive.Tar.gz"),
+        ("http://h/a%20b.txt", "a b.txt"),
+        ("http://h/.htaccess", ".htaccess"),
+        ("http://h/search?q=a%20b&x=1", "search%3Fq=a+b&x=1"),
+        ("http://h/x%3Ay", "x%3Ay"),
+        ("http://h/100%25", "100%"),
+        ("http://h/%FF.bin", "%FF.bin"),
+    ],
+)
+def test_names_are_what_a_person_expects(url: str, path: str) -> None:
+    (given,) = named(url)
+    assert given.as_posix() == f"pages/h/{path}"
+
+
+def test_the_mirror_name_of_an_html_page_gets_html_added() -> None:
+    names = Names()
+    for url, ctype in [
+        ("http://h/about", "text/html; charset=utf-8"),
+        ("http://h/x.htm", "text/html"),
+        ("http://h/style", "text/css"),
+        ("http://h/logo.png", "image/png"),
+        ("http://h/list?page=2", "text/html"),
+    ]:
+        names.assign(url, ctype)
+    assert [names.mirror_path(u).as_posix() for u in ("http://h/about", "http://h/x.htm")] == [
+        "mirror/h/about.html",
+        "mirror/h/x.htm",
+    ]
+    assert names.mirror_path("http://h/style").name == "style.css"
+    assert names.mirror_path("http://h/logo.png").name == "logo.png"
+    assert names.mirror_path("http://h/list?page=2").name == "list%3Fpage=2.html"
+
+
+def test_a_page_and_the_html_name_it_would_take_in_the_mirror_stay_apart() -> None:
+    names = Names()
+    names.assign("http://h/about", "text/html")
+    later = names.assign("http://h/about.html", "text/html")
+    assert later.name == "about~1.html"
+    assert names.mirror_path("http://h/about").name == "about.html"
+
+
+def test_the_registry_is_replayed_to_the_same_names() -> None:
+    rows: list[tuple[str, str, str]] = []
+    first = Names(on_assign=lambda *row: rows.append(row))
+    urls = [
+        "http://h/A",
+        "http://h/a",
+        "http://h/x",
+        "http://h/x/y",
+        "http://h/",
+        "http://h/index.html",
+    ]
+    given = [first.assign(u, "text/html") for u in urls]
+    again = Names()
+    again.load(rows)
+    assert [again.get(u) for u in urls] == given
+    # A name given after the replay does not take a replayed one.
+    assert again.assign("http://h/X/", "text/html") not in given
+
+
 # --- case-insensitive file systems (macOS, Windows) -------------------------------------------
-
-
-def names_of(*urls: str) -> list[PurePosixPath]:
-    """url_to_path of each URL (canonicalised), asserting each path is safe."""
-    paths = [url_to_path(canonicalize(u)) for u in urls]
-    for path in paths:
-        check_path(path)
-    return paths
 
 
 def assert_apart_case_folded(*urls: str) -> None:
     """The URLs are different pages, and their files stay apart on a case-folding file system:
     no two paths equal case-folded, none a case-folded directory of another."""
-    canonical = {canonicalize(u) for u in urls}
-    assert len(canonical) == len(urls), "test URLs must be different pages"
+    canonical = [canonicalize(u) for u in urls]
+    assert len(set(canonical)) == len(urls), "test URLs must be different pages"
     injective_and_no_ancestor(canonical)
 
 
 def test_upper_and_lower_case_file_names_do_not_clash() -> None:
-    upper, lower = names_of("http://h/A", "http://h/a")
-    assert lower.name == "a~"  # lower case: unchanged
-    assert upper.name == "A~u1~"  # case tag u1 (letter 0 upper), then the dotless-file `~`
-    assert folded(upper) != folded(lower)
+    upper, lower = named("http://h/A", "http://h/a")
+    assert upper.name == "A"  # first come keeps its name
+    assert lower.name == "a~1"
     assert_apart_case_folded(
         "http://h/A", "http://h/a", "http://h/aB", "http://h/Ab", "http://h/AB"
     )
 
 
 def test_index_html_in_any_case_does_not_clash_with_the_directory_index() -> None:
-    urls = ["http://h/Index.HTML", "http://h/index.html", "http://h/INDEX.HTML", "http://h/"]
-    mixed, literal, upper, root = names_of(*urls)
+    urls = ["http://h/", "http://h/Index.HTML", "http://h/index.html", "http://h/INDEX.HTML"]
+    root, mixed, literal, upper = named(*urls)
     assert root.name == "index.html"
-    assert literal.name == "index%2Ehtml"
-    # The tag goes before the extension, so the saved file still opens as HTML.
-    assert mixed.name == "Index~u1e1.HTML"  # I, H, T, M, L: letters 0, 5, 6, 7, 8
-    assert upper.name == "INDEX~u1ff.HTML"
+    # The mark goes before the extension, so the saved file still opens as HTML.
+    assert (mixed.name, literal.name, upper.name) == (
+        "Index~1.HTML",
+        "index~2.html",
+        "INDEX~3.HTML",
+    )
     assert_apart_case_folded(*urls)
 
 
 def test_upper_and_lower_case_directories_do_not_clash() -> None:
-    upper, lower = names_of("http://h/X/", "http://h/x/")
-    assert lower.as_posix() == "pages/h/x/index.html"
-    assert upper.as_posix() == "pages/h/X~u1/index.html"
+    upper, lower, again = named("http://h/X/", "http://h/x/", "http://h/X/y")
+    assert upper.as_posix() == "pages/h/X/index.html"
+    assert lower.as_posix() == "pages/h/x~1/index.html"
+    assert again.as_posix() == "pages/h/X/y"  # one URL folder, one file folder
     assert_apart_case_folded(
         "http://h/X/", "http://h/x/", "http://h/X", "http://h/x", "http://h/X/y", "http://h/x/Y"
     )
@@ -273,51 +348,21 @@ def test_file_and_directory_of_one_name_in_two_cases_do_not_clash() -> None:
     )
 
 
-def test_case_tag_keeps_names_readable() -> None:
-    paths = names_of("http://h/About/Team.html", "http://h/docs/README", "http://h/archive.Tar.gz")
-    assert [p.parts[2:] for p in paths] == [
-        ("About~u1", "Team~u1.html"),
-        ("docs", "README~u3f~"),
-        ("archive~u80.Tar.gz",),  # before the first dot: the whole `.Tar.gz` is kept
-    ]
-    # A leading dot is not an extension: the tag goes at the end.
-    assert names_of("http://h/.Htaccess")[0].name == ".Htaccess~u1"
-
-
-def test_case_tag_is_exact_not_a_digest() -> None:
-    # 2**12 case variants of one name, all different once case-folded (a digest of 32 bits
-    # would make a clash among this many merely unlikely; the mask makes it impossible).
-    word = "abcdefghijkl"
-    variants = {
-        "".join(c.upper() if bits >> i & 1 else c for i, c in enumerate(word))
-        for bits in range(2 ** len(word))
-    }
-    names = {url_to_path(f"http://h/{v}").name.casefold() for v in variants}
-    assert len(names) == len(variants) == 4096
-
-
-def test_percent_escapes_from_the_url_need_no_case_tag() -> None:
-    # Canonical URLs write escapes in upper case: `%C3%A9` is saved as `%25C3%25A9`, untagged.
-    (path,) = names_of("http://h/%c3%a9t%C3%A9")
-    assert path.name == "%25C3%25A9t%25C3%25A9~"
-    # A lower-case escape in a URL that was not canonicalised is told apart from it.
-    assert folded(url_to_path("http://h/%c3")) != folded(url_to_path("http://h/%C3"))
-
-
 def test_reserved_names_in_every_case_do_not_clash() -> None:
     urls = [f"http://h/{n}" for n in ("CON", "con", "Con", "cON", "nul.txt", "NUL.TXT", "Nul.txt")]
     assert_apart_case_folded(*urls)
-    for path in names_of(*urls):
+    for path in named(*urls):
         assert path.name.split(".")[0].split("~")[0].lower() not in WINDOWS_RESERVED
 
 
-def test_unicode_case_never_reaches_the_file_system() -> None:
-    # Non-ASCII letters are percent-encoded by E (and then `%` again), so a name is pure ASCII
-    # and only ASCII case can fold. These pairs fold together under Unicode rules (é/É, ß/SS,
-    # the Kelvin sign and long s, dotted İ) but are different URLs, and stay apart.
+def test_unicode_letters_that_fold_together_stay_apart() -> None:
+    # These pairs fold together under Unicode rules (é/É, ß/SS, the Kelvin sign and long s,
+    # dotted İ, NFC/NFD) but are different URLs: a case-insensitive or normalising file system
+    # would merge them, so the registry keeps them apart.
     urls = [
         "http://h/é",
         "http://h/É",
+        "http://h/é",  # NFD of é
         "http://h/straße",
         "http://h/STRASSE",
         "http://h/strasse",
@@ -326,31 +371,27 @@ def test_unicode_case_never_reaches_the_file_system() -> None:
         "http://h/K",
         "http://h/\u017f",  # LATIN SMALL LETTER LONG S, casefolds to s
         "http://h/s",
-        "http://h/\u0130",  # LATIN CAPITAL LETTER I WITH DOT ABOVE
+        "http://h/İ",  # LATIN CAPITAL LETTER I WITH DOT ABOVE
         "http://h/i",
         "http://h/ǅ",  # titlecase digraph
         "http://h/Ǆ",
     ]
     assert_apart_case_folded(*urls)
-    eacute, big_eacute = names_of("http://h/é", "http://h/É")
-    assert eacute.name == "%25C3%25A9~"  # no letter of its own: no case tag
-    assert big_eacute.name == "%25C3%2589~"
-    for path in names_of(*urls):
-        assert path.as_posix().isascii()
+    eacute, big_eacute = named("http://h/é", "http://h/É")
+    assert (eacute.name, big_eacute.name) == ("é", "É~1")
 
 
 def test_long_mixed_case_names_are_cut_and_stay_apart() -> None:
-    # The mask adds up to a quarter of the letters: a name near 255 bytes goes over and is cut.
-    segments = ("a" * 250, "A" * 250, "aB" * 125)
+    segments = ("a" * 250, "A" * 250, "aB" * 125, "é" * 200)
     urls = [f"http://h/{seg}{tail}" for seg in segments for tail in ("", "/x")]
     assert_apart_case_folded(*urls)
-    for path in names_of(*urls):
+    for path in named(*urls):
         assert max(len(n.encode()) for n in path.parts) <= MAX_NAME
 
 
 def test_host_folder_is_already_case_folded() -> None:
-    # Host names are lower-cased before E, and E writes its escapes in upper case: the host
-    # folder has no letter that case folding could merge with another.
+    # Host names are lower-cased and escapes written in upper case: no letter that case
+    # folding could merge with another.
     for url in ("http://Example.COM/", "https://[::1]:8080/", "http://a_b.Example/"):
         name = host_dir(canonicalize(url))
         assert re.sub("%[0-9A-F]{2}", "", name).islower(), name
@@ -452,18 +493,31 @@ def test_property_every_component_is_safe(url: str) -> None:
 
 
 def folded(path: PurePosixPath) -> str:
-    """The path as a case-insensitive file system (macOS, Windows) sees it."""
-    return path.as_posix().casefold()
+    """The path as a case-insensitive, normalising file system (macOS, Windows) sees it."""
+    return fold(path.as_posix())
 
 
-def injective_and_no_ancestor(canonical_urls: set[str]) -> None:
-    """Assert url_to_path is one-to-one on `canonical_urls` and no file is another's directory,
+def injective_and_no_ancestor(canonical_urls: Iterable[str]) -> None:
+    """Assert one registry names `canonical_urls` one-to-one and no file is another's directory,
     both as written and case-folded (two names equal but for case are one file on macOS and
-    Windows)."""
+    Windows), in pages/ and in the mirror (where HTML pages get `.html`: every other URL is
+    named as an HTML page here)."""
+    names = Names()
+    ordered = sorted(set(canonical_urls))
+    for i, u in enumerate(ordered):
+        names.assign(u, "text/html" if i % 2 else None)
+    for tree in ("pages", "mirror"):
+        check_tree(names, ordered, tree)
+
+
+def check_tree(names: Names, canonical_urls: list[str], tree: str) -> None:
+    """The injectivity and ancestry checks over one tree of the registry's names."""
     by_path: dict[PurePosixPath, str] = {}
     by_folded: dict[str, str] = {}
     for u in canonical_urls:
-        p = url_to_path(u)
+        p = names.get(u) if tree == "pages" else names.mirror_path(u)
+        assert p is not None
+        check_path(PurePosixPath("pages", *p.parts[1:]))
         assert p not in by_path, f"{u!r} and {by_path[p]!r} both map to {p}"
         by_path[p] = u
         f = folded(p)
@@ -485,7 +539,7 @@ def injective_and_no_ancestor(canonical_urls: set[str]) -> None:
 @PROPERTY
 @given(st.lists(urls(schemes=("http", "https")), min_size=2, max_size=8))
 def test_property_injective_wide_alphabet(raw: list[str]) -> None:
-    canonical = set()
+    canonical: set[str] = set()
     for u in raw:
         try:
             canonical.add(canonicalize(u))
@@ -528,8 +582,6 @@ def test_injective_on_every_short_path_over_a_small_alphabet() -> None:
     canonical = {canonicalize(u) for u in raw}
     assert len(canonical) > 500
     injective_and_no_ancestor(canonical)
-    for u in canonical:
-        check_path(url_to_path(u))
 
 
 # Segments that differ only in case, around the dot and `~` rules and the index name.
