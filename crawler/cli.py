@@ -209,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--resume", action="store_true", help="continue the crawl whose state is in DIR")
     p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new crawl in DIR even if it holds one (its files are removed first)",
+    )
+    p.add_argument(
         "--demo",
         action="store_true",
         help="serve the bundled demo site on 127.0.0.1 and 127.0.0.2 and crawl it",
@@ -369,8 +374,6 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
 
 
 def _run(args: argparse.Namespace, config: Config, stderr: TextIO) -> int:
-    from .engine import crawl
-    from .progress import Progress, summary_line
     from .seeds import read_seed_args
 
     site = None
@@ -397,20 +400,75 @@ def _run(args: argparse.Namespace, config: Config, stderr: TextIO) -> int:
             print(f"crawl: warning: {line}", file=stderr)
         seeds_urls, bad = seeds.urls, tuple(str(b) for b in seeds.bad)
     try:
-        config.output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--output: cannot create {config.output}: {exc.strerror}") from exc
-    if config.resume and not (config.output / "crawl.jsonl").exists():
-        raise UsageError(f"--resume: no earlier crawl in {config.output}")
-
-    stop = threading.Event()
-    progress = Progress(stderr, enabled=not args.quiet and stderr.isatty())
-    try:
-        with _signals(stop, stderr):
-            summary = crawl(config, seeds_urls, stop=stop, progress=progress, bad_seeds=bad)
+        try:
+            config.output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--output: cannot create {config.output}: {exc.strerror}") from exc
+        if config.resume and not (config.output / "crawl.jsonl").exists():
+            raise UsageError(f"--resume: no earlier crawl in {config.output}")
+        with _folder_lock(config.output):
+            if not config.resume:
+                _fresh_folder(config.output, overwrite=args.overwrite)
+            return _crawl(args, config, seeds_urls, bad, stderr)
     finally:
         if site is not None:
             site.close()
+
+
+@contextmanager
+def _folder_lock(output: Path) -> Iterator[None]:
+    """Hold OUTPUT's lock for the whole crawl: one crawl per folder."""
+    from .store.lock import FolderBusy, FolderLock
+
+    lock = FolderLock(output)
+    try:
+        lock.acquire()
+    except FolderBusy as exc:
+        raise UsageError(f"--output: {exc}") from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# What a crawl writes in its folder: removed by --overwrite, and nothing else.
+_CRAWL_FILES = ("crawl.jsonl", "summary.json", "state.db", "state.db-wal", "state.db-shm")
+_CRAWL_DIRS = ("pages", "mirror", "warc")
+
+
+def _fresh_folder(output: Path, *, overwrite: bool) -> None:
+    """Refuse a folder that holds a crawl unless --overwrite, which removes that crawl."""
+    import shutil
+
+    held = [name for name in _CRAWL_FILES if (output / name).exists()]
+    if not held:
+        return
+    if not overwrite:
+        raise UsageError(
+            f"--output: {output} holds a crawl ({held[0]}); continue it with --resume, "
+            "or start again with --overwrite"
+        )
+    for name in _CRAWL_FILES:
+        (output / name).unlink(missing_ok=True)
+    for name in _CRAWL_DIRS:
+        if (output / name).is_dir():
+            shutil.rmtree(output / name)
+
+
+def _crawl(
+    args: argparse.Namespace,
+    config: Config,
+    seeds_urls: tuple[str, ...],
+    bad: tuple[str, ...],
+    stderr: TextIO,
+) -> int:
+    from .engine import crawl
+    from .progress import Progress, summary_line
+
+    stop = threading.Event()
+    progress = Progress(stderr, enabled=not args.quiet and stderr.isatty())
+    with _signals(stop, stderr):
+        summary = crawl(config, seeds_urls, stop=stop, progress=progress, bad_seeds=bad)
     if not args.quiet:
         print(
             summary_line(summary.pages, summary.error_count, summary.bytes, summary.seconds),

@@ -97,3 +97,46 @@ def test_demo_resume_serves_the_same_port(tmp_path: Path) -> None:
     assert all(r["ok"] for r in records), [r["error"] for r in records if not r["ok"]]
     assert len({r["url"].split("/")[2].split(":")[1] for r in records}) == 1
     assert json.loads((out / "summary.json").read_text())["exit_reason"] == "finished"
+
+
+# -- 2. one crawl per folder -----------------------------------------------------------------
+
+
+def test_two_crawls_into_one_folder(make_site, tmp_path: Path) -> None:
+    site = make_site(pages=60, links=4, latency=0.05)
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(site.seed_urls()) + "\n")
+    out = tmp_path / "out"
+    first = _start(str(seeds), "--output", str(out), *FAST, "-q")
+    try:
+        deadline = time.monotonic() + 60
+        while _lines(out / "crawl.jsonl") < 1 and first.poll() is None:  # bounded poll
+            assert time.monotonic() < deadline, "the first crawl made no progress"
+            time.sleep(0.01)
+        second = _run(str(seeds), "--output", str(out), *FAST, "-q")
+        assert second.returncode == 2
+        assert f"process {first.pid}" in second.stderr
+        resumed = _run("--resume", "--output", str(out), "-q")
+        assert resumed.returncode == 2 and f"process {first.pid}" in resumed.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    assert first.returncode == 130
+
+    again = _run(str(seeds), "--output", str(out), *FAST, "-q")
+    assert again.returncode == 2
+    assert "--resume" in again.stderr and "--overwrite" in again.stderr
+    (out / "pages" / "left-over.html").write_text("old")
+    fresh = _run(str(seeds), "--output", str(out), *FAST, "-q", "--overwrite", "--depth", "0")
+    assert fresh.returncode == 0, fresh.stderr
+    assert sorted(_urls(out)) == sorted(site.seed_urls())
+    assert not (out / "pages" / "left-over.html").exists()
+    assert not (out / "crawl.lock").exists()
+
+    # A lock left by a process that died is taken over, with a message.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    (out / "crawl.lock").write_text(f"{dead.pid}\n")
+    taken = _run(str(seeds), "--output", str(out), *FAST, "--overwrite", "--depth", "0")
+    assert taken.returncode == 0, taken.stderr
+    assert f"process {dead.pid}" in taken.stderr and "no longer running" in taken.stderr
