@@ -39,20 +39,21 @@ from requests.adapters import HTTPAdapter
 
 from . import __version__
 from .config import Config
-from .errors import ErrorKind
+from .errors import ExitReason
 from .fetch.hosts import HostSlots
 from .fetch.http import DEADLINE_FACTOR, new_adapter, new_session
 from .fetch.netguard import Guard, host_addresses, policy_for_seeds
 from .fetch.retry import RetryPolicy
 from .fetch.robots import RobotsCache
 from .fetch.sitemaps import SitemapReader, sitemap_candidates
-from .fetch.worker import Counters, FetcherThread, Services, write_record
+from .fetch.worker import Counters, FetcherThread, Services
 from .frontier import Frontier, MemoryFrontier
 from .messages import WorkItem
 from .parse.pool import ParserPool
 from .progress import Progress, Snapshot
 from .resume_options import options_to_store
 from .sanitize import clean_text
+from .store.records import Recorder
 from .store.writer import Storage, read_records
 from .urls import in_scope, passes_filters
 
@@ -67,7 +68,7 @@ JOIN_BUDGET = 10.0
 class Summary:
     """The totals of one run, as written to summary.json."""
 
-    exit_reason: str
+    exit_reason: ExitReason
     pages: int
     ok: int
     errors: dict[str, int]
@@ -120,30 +121,27 @@ def crawl(
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
 
-    pool = ParserPool(config.parsers, parse_timeout=config.parse_timeout).start()
+    pool = ParserPool(config.parsers, parse_timeout=config.parse_timeout)
     storage: Storage | None = None
     frontier: Frontier | None = None
     threads: list[FetcherThread] = []
     services: Services | None = None
-    exit_reason = "error"
+    exit_reason = ExitReason.ERROR
     try:
+        # Inside the try: a failure while starting still closes the processes already started.
+        pool.start()
         storage = Storage(config.output, resume=config.resume)
         # What --resume continues with (crawler/resume_options.py); the first seeds are kept.
         storage.journal.save_options(options_to_store(config))
         storage.journal.save_options({"seeds": list(seeds)}, keep=True)
+        recorder = Recorder(storage)
         visited, pending = _resumed(config, storage) if config.resume else (set(), [])
-
-        def on_trap(item: WorkItem, reason: str) -> None:
-            # Traps are found only while fetchers run, by which time `services` exists.
-            assert services is not None
-            write_record(services, item, None, (ErrorKind.TRAP, reason))
-
         frontier = MemoryFrontier(
             config,
             visited=visited,
             admitted=len(visited),
             on_admit=storage.admitted,
-            on_trap=on_trap,
+            on_trap=recorder.trap,
             on_refuse=storage.refusals.refused,
         )
         _keep_options(storage, config, seeds)
@@ -171,6 +169,7 @@ def crawl(
             robots,
             pool,
             storage,
+            recorder,
             RetryPolicy(config.retries),
             adapter=new_adapter(config.per_host, guard),
             guard=guard,
@@ -186,7 +185,7 @@ def crawl(
             thread.start()
         if on_started is not None:
             on_started(pool)
-        exit_reason = "finished"
+        exit_reason = ExitReason.FINISHED
         watchdog = Watchdog(threads, _stall_after(config), services.counters)
         while not frontier.wait(0.1):
             if progress is not None:
@@ -195,12 +194,12 @@ def crawl(
             if stop.is_set() and not frontier.stopping:
                 logger.info("stop requested: finishing requests in flight")
                 frontier.stop()
-                exit_reason = "interrupted"
+                exit_reason = ExitReason.INTERRUPTED
     except BaseException:
-        exit_reason = "error"
+        exit_reason = ExitReason.ERROR
         raise
     finally:
-        if frontier is not None and exit_reason == "error" and not frontier.stopping:
+        if frontier is not None and exit_reason is ExitReason.ERROR and not frontier.stopping:
             frontier.stop()
             frontier.wait(config.timeout * 4)
         _teardown(frontier, threads, pool)
@@ -308,8 +307,7 @@ class Watchdog:
 
 
 def _snapshot(services: Services) -> Snapshot:
-    with services.counters.lock:
-        errors = sum(services.counters.errors.values())
+    errors = services.recorder.error_count()
     return Snapshot(
         done=services.storage.records,
         discovered=services.frontier.stats().admitted,
@@ -345,7 +343,7 @@ def _finish(
     seeds: Sequence[str],
     services: Services,
     pool: ParserPool,
-    exit_reason: str,
+    exit_reason: ExitReason,
     started: float,
     started_at: str,
     bad_seeds: Sequence[str],
@@ -353,8 +351,8 @@ def _finish(
     storage, frontier, counters = services.storage, services.frontier, services.counters
     seconds = time.monotonic() - started
     shelved = frontier.shelved()
+    errors = services.recorder.errors()
     with counters.lock:
-        errors = dict(counters.errors)
         requests, retried, faults = counters.requests, counters.retried, counters.internal_faults
         stalls = counters.stalls
     pages = storage.records
