@@ -32,7 +32,7 @@ from .config import (
     SCOPES,
     Config,
 )
-from .errors import ExitCode, SeedError, UsageError
+from .errors import ExitCode, ExitReason, SeedError, UsageError
 from .sanitize import clean_text
 
 logger = logging.getLogger("crawler")
@@ -474,7 +474,7 @@ def _crawl(
             summary_line(summary.pages, summary.error_count, summary.bytes, summary.seconds),
             file=stderr,
         )
-    if summary.exit_reason == "interrupted":
+    if summary.exit_reason is ExitReason.INTERRUPTED:
         print(f"crawl: interrupted; continue with --resume --output {config.output}", file=stderr)
         return ExitCode.INTERRUPTED
     return ExitCode.OK

@@ -21,6 +21,14 @@ class ErrorKind(enum.StrEnum):
     INTERNAL = "internal"
 
 
+class ExitReason(enum.StrEnum):
+    """Why a crawl ended: `exit_reason` in summary.json."""
+
+    FINISHED = "finished"  # every admitted URL reached a final state
+    INTERRUPTED = "interrupted"  # stopped (Ctrl-C, SIGTERM): the rest is saved for --resume
+    ERROR = "error"  # an internal error ended the crawl
+
+
 class ExitCode(enum.IntEnum):
     """Process exit codes (DESIGN.md, output contract)."""
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from ..errors import ErrorKind
@@ -119,10 +120,31 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         | requests.exceptions.MissingSchema,
     ):
         return ErrorKind.INVALID_URL, message
-    if isinstance(exc, requests.ConnectionError) and "timed out" in str(exc).lower():
-        # urllib3 reports a read timeout during streaming as a ConnectionError.
+    if isinstance(exc, requests.ConnectionError) and _caused_by_timeout(exc):
+        # requests reports urllib3's read timeout during streaming as a ConnectionError
+        # wrapping it (models.Response.iter_content).
         return ErrorKind.TIMEOUT, message
     return ErrorKind.CONNECTION, message
+
+
+def _caused_by_timeout(exc: BaseException) -> bool:
+    """Whether a timeout exception is among what `exc` wraps (its args, cause or context)."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.NewConnectionError):
+            # A subclass of ConnectTimeoutError in urllib3 2, for any failed connect (refused
+            # too): a timeout only when what it wraps is one.
+            todo.extend(current.args)
+            continue
+        if isinstance(current, urllib3.exceptions.TimeoutError | TimeoutError):
+            return True
+        todo.extend((*current.args, current.__cause__, current.__context__))
+    return False
 
 
 def fetch(

@@ -16,6 +16,7 @@ than `parse_timeout` is killed and replaced and the page is recorded as a parse 
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import multiprocessing
 import queue
@@ -29,6 +30,14 @@ from ..messages import ParseJob, ParseResult
 from . import child
 
 logger = logging.getLogger(__name__)
+
+
+class _Outcome(enum.Enum):
+    """How one exchange with a parser process ended."""
+
+    OK = "ok"  # a result for this job came back
+    DIED = "died"  # the process ended, the pipe broke, or the answer was out of step
+    TIMEOUT = "timeout"  # no answer within parse_timeout
 
 
 @dataclass(slots=True)
@@ -108,13 +117,13 @@ class ParserPool:
         try:
             for attempt in (1, 2):
                 outcome, result = self._exchange(parser, job)
-                if outcome == "ok":
+                if outcome is _Outcome.OK:
                     assert result is not None
                     with self._lock:
                         self.parsed += 1
                     return result
                 parser = self._replace(parser)
-                if outcome == "timeout":
+                if outcome is _Outcome.TIMEOUT:
                     return ParseResult(
                         job.job_id, error=f"parser took longer than {self._timeout:g} s"
                     )
@@ -124,28 +133,28 @@ class ParserPool:
         finally:
             self._idle.put(parser)
 
-    def _exchange(self, parser: _Parser, job: ParseJob) -> tuple[str, ParseResult | None]:
+    def _exchange(self, parser: _Parser, job: ParseJob) -> tuple[_Outcome, ParseResult | None]:
         try:
             parser.conn.send_bytes(job.to_bytes())
         except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
-            return "died", None
+            return _Outcome.DIED, None
         deadline = time.monotonic() + self._timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return "timeout", None
+                return _Outcome.TIMEOUT, None
             ready = wait([parser.conn, parser.process.sentinel], timeout=remaining)
             if parser.conn in ready:
                 try:
                     fields = parser.conn.recv()
                     result = ParseResult(*fields)
                 except (EOFError, OSError, TypeError):
-                    return "died", None
+                    return _Outcome.DIED, None
                 if result.job_id == job.job_id:
-                    return "ok", result
-                return "died", None  # out of step: start afresh
+                    return _Outcome.OK, result
+                return _Outcome.DIED, None  # out of step: start afresh
             if parser.process.sentinel in ready:
-                return "died", None
+                return _Outcome.DIED, None
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop every process: an empty frame, then a bounded join, then kill."""

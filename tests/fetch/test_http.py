@@ -9,6 +9,7 @@ import types
 import pytest
 import requests
 import responses
+import urllib3
 
 from crawler.errors import ErrorKind
 from crawler.fetch import http
@@ -293,10 +294,12 @@ def test_superscript_content_length_does_not_raise(session, mock):
         (requests.exceptions.InvalidSchema("ftp"), ErrorKind.INVALID_URL),
         (
             requests.ConnectionError(
-                "HTTPConnectionPool(host='127.0.0.1', port=8000): Read timed out."
+                urllib3.exceptions.ReadTimeoutError(None, "/", "Read timed out.")  # type: ignore[arg-type]
             ),
             ErrorKind.TIMEOUT,
         ),
+        # Recognised by the exception it wraps, never by the words of its message.
+        (requests.ConnectionError("the upstream said: timed out"), ErrorKind.CONNECTION),
         (requests.ConnectionError("Connection refused"), ErrorKind.CONNECTION),
         (requests.exceptions.ChunkedEncodingError("eof"), ErrorKind.CONNECTION),
         (requests.exceptions.ContentDecodingError("gzip"), ErrorKind.CONNECTION),
