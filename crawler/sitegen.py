@@ -5,35 +5,25 @@ reachable), to pseudo-random other pages in several spellings (relative, absolut
 fragment), sometimes to a binary file, a redirect, a missing page, a nofollow trap, another host,
 and to non-http schemes. The server adds `latency` to every answer, counts requests per path and
 records the largest number of simultaneous requests per host, so tests can check the crawler.
-Besides, it serves hostile pages that nothing links to (`Site._special`, `Site._hostile`): traps,
-compression bombs, answers dripped a byte at a time, pages that lie about their content, and links
-to names that try to leave the output folder (tests/test_hostile.py, tests/test_hostile_site.py).
+Other pages are added through `routes`, a table from a path's first segment to a handler: the
+tests' table (traps, compression bombs, dripped answers, lying pages) lives in tests/routes.py,
+outside the package.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
-import functools
-import gzip
-import posixpath
 import random
+import sys
 import threading
 import time
-import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import repeat
-from typing import BinaryIO
-from urllib.parse import unquote, urlsplit
-
-try:  # Scrapy pulls it in; the crawl itself does not depend on it
-    import brotli
-except ImportError:  # pragma: no cover - then /bomb/br sends gzip bytes under the br label
-    brotli = None
+from typing import BinaryIO, TypeAlias
+from urllib.parse import urlsplit
 
 _WORDS = [
     "crawl",
@@ -62,36 +52,24 @@ _WORDS = [
     "depth",
 ]
 
-# What a /bomb/* body inflates to: far past any sane --max-bytes, from ~50 KB on the wire.
-BOMB_BYTES = 50 * 1024 * 1024
-# A /drip/* answer sends one byte this often, each well under any read timeout, and gives up by
-# itself after DRIP_LIMIT seconds (or when the site closes) so that no server thread is left.
-DRIP_INTERVAL = 0.2
-DRIP_LIMIT = 60.0
-# Distinct links on /slow-parse: several MB that take a parser seconds (about 15 s on the 2-core
-# machine), however fast the machine, far over a test's parse timeout.
-SLOW_PARSE_LINKS = 300_000
-# Links on /lies/many-links: four times MAX_LINKS (crawler/parse/extract.py).
-MANY_LINKS = 20_000
-NESTING_DEPTH = 100_000
-# The title of the /lies/ pages about charsets: it has letters outside ASCII to get wrong.
-LIE_TITLE = "Crème brûlée, naïve café"
-# The hrefs of /hostile-paths: each tries to leave the output folder or to share a file with
-# another one. Each answers a page of its own (see Site._hostile).
-HOSTILE_HREFS: tuple[str, ...] = (
-    "/..%2f..%2fescape",
-    "/%2e%2e/%2e%2e/x",
-    "/a%5c..%5cb",
-    "/CON",
-    "/aux.txt",
-    "/" + "s" * 400,
-    "/x%00y",
-    "/About",
-    "/about",
-    "/..%2F..%2F..%2F..%2Ftmp%2Fescaped.html",
-    "/%2e%2e%5c%2e%2e%5cescape.html",
-    "/nul/./con.txt",
-)
+Answer: TypeAlias = tuple[int, dict[str, str], bytes]  # (status, headers, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Drip:
+    """An answer sent slowly: `head` at once, then one item of `tail` every `interval` seconds,
+    for at most `limit` seconds (so that no server thread is left behind)."""
+
+    head: bytes
+    tail: Iterator[bytes]
+    interval: float = 0.2
+    limit: float = 60.0
+
+
+# A route: (site, host, request target with its query) -> the answer, or None for "not mine".
+Route: TypeAlias = Callable[["Site", str, str], "Answer | Drip | None"]
+# The key under which a route answers every path that no other route or page answers.
+FALLBACK = "*"
 
 
 @dataclass
@@ -120,6 +98,7 @@ class Site:
         robots: dict[str, str] | None = None,
         port: int = 0,
         seed: int = 1,
+        routes: Mapping[str, Route] | None = None,
     ) -> None:
         self.hosts = list(hosts)
         self.pages = pages
@@ -127,6 +106,8 @@ class Site:
         self.page_bytes = page_bytes
         self.latency = latency
         self.robots = robots or {}
+        # First path segment ("/bomb" for /bomb/gzip) -> handler; FALLBACK for the rest.
+        self.routes = dict(routes or {})
         self.seed = seed
         self.port = port
         self.stats = {h: HostStats() for h in self.hosts}
@@ -206,8 +187,8 @@ class Site:
             size += len(para)
         return (head + "".join(filler) + "</body></html>").encode()
 
-    def respond(self, host: str, path: str) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body) for a GET of `path` on `host`."""
+    def respond(self, host: str, path: str) -> Answer | Drip:
+        """(status, headers, body), or a Drip, for a GET of `path` (with its query) on `host`."""
         target = path
         path = urlsplit(path).path
         base = self.base(host).rstrip("/")
@@ -217,9 +198,10 @@ class Site:
             return 404, {"Content-Type": "text/plain"}, b"no robots.txt\n"
         if path == "/":
             return 200, {"Content-Type": "text/html; charset=utf-8"}, self.render(host, 0)
-        special = self._special(host, path, urlsplit(target).query)
-        if special is not None:
-            return special
+        route = self.routes.get("/" + path.strip("/").split("/")[0])
+        answer = route(self, host, target) if route is not None else None
+        if answer is not None:
+            return answer
         parts = path.strip("/").split("/")
         if len(parts) == 2 and parts[1].split(".")[0].isdigit():
             kind, number = parts[0], int(parts[1].split(".")[0])
@@ -233,219 +215,21 @@ class Site:
             if kind == "dest":
                 body = f'<html><title>Moved {number}</title><a href="/">home</a></html>'.encode()
                 return 200, {"Content-Type": "text/html"}, body
+        fallback = self.routes.get(FALLBACK)
+        answer = fallback(self, host, target) if fallback is not None else None
+        if answer is not None:
+            return answer
         return 404, {"Content-Type": "text/plain"}, b"not found\n"
 
-    def _special(
-        self, host: str, path: str, query: str = ""
-    ) -> tuple[int, dict[str, str], bytes] | None:
-        """Pages that no generated page links to, for tests that seed them directly.
-
-        /flaky/N/x answers 503 N times, then 200; /retry-after/S/x answers 429 with
-        `Retry-After: S` once, then 200; /loop/a and /loop/b redirect to each other;
-        /chain/N redirects to /chain/N-1 down to /chain/0, a page; /spellings links to
-        /spell/a under several spellings of one URL; /goto/ftp|file|javascript|other-host
-        redirects there; /links/a,b%2Fc links to /a and /b/c; /status/N answers N;
-        /sitemap.xml and /maps/index.xml (an index of a plain and a gzipped sitemap) list
-        /orphan/N pages that nothing links to; /calendar?m=N links to ?m=N+1 and /deeper/
-        to deeper/ (crawler traps). The hostile pages are in `_hostile`.
-        """
-        html = {"Content-Type": "text/html; charset=utf-8"}
-        parts = path.strip("/").split("/")
-        base = self.base(host).rstrip("/")
-        if parts[0] == "flaky" and len(parts) >= 2 and parts[1].isdigit():
-            with self._cond:
-                seen = self.stats[host].hits[path]
-            if seen <= int(parts[1]):
-                return 503, {"Content-Type": "text/plain"}, b"try again\n"
-            return 200, html, b"<html><title>recovered</title></html>"
-        if parts[0] == "retry-after" and len(parts) >= 2:
-            with self._cond:
-                seen = self.stats[host].hits[path]
-            if seen <= 1:
-                return 429, {"Retry-After": parts[1], "Content-Type": "text/plain"}, b"slow\n"
-            return 200, html, b"<html><title>waited</title></html>"
-        if parts[0] == "loop" and len(parts) == 2:
-            other = "b" if parts[1] == "a" else "a"
-            return 302, {"Location": f"/loop/{other}"}, b""
-        if parts[0] == "chain" and len(parts) == 2 and parts[1].isdigit():
-            n = int(parts[1])
-            if n == 0:
-                return 200, html, b"<html><title>end of chain</title></html>"
-            return 301, {"Location": f"{base}/chain/{n - 1}"}, b""
-        if parts[0] == "spellings":
-            port = self.port
-            spellings = [
-                "/spell/a",
-                "/spell/./a",
-                "/SPELL/../spell/a",
-                "/spell/%61",
-                "spell/a#frag",
-                f"http://{host}:{port}/spell/a",
-                f"HTTP://{host.upper()}:{port}/spell/x/../a",
-                f"http://{host}:{port}/spell/%2e/a",
-                "/spell/b?y=2&x=1",
-                "/spell/b?x=1&y=2",
-            ]
-            links = "".join(f'<a href="{h}">{h}</a>' for h in spellings)
-            return 200, html, f"<html><title>spellings</title>{links}</html>".encode()
-        if parts[0] == "spell":
-            return 200, html, b"<html><title>spelled</title></html>"
-        if parts[0] == "goto" and len(parts) == 2:
-            targets = {
-                "ftp": "ftp://127.0.0.1/file",
-                "file": "file:///etc/passwd",
-                "javascript": "javascript:alert(1)",
-                "other-host": self.base(self.hosts[-1]) + "page/1",
-            }
-            return 302, {"Location": targets.get(parts[1], "/")}, b""
-        if parts[0] == "links" and len(parts) == 2:
-            # A page that links to each name in its last segment, comma separated, on this host.
-            targets = [unquote(t) for t in parts[1].split(",")]
-            links = "".join(f'<a href="/{t}">{t}</a>' for t in targets)
-            return 200, html, f"<html><title>links</title>{links}</html>".encode()
-        xml = {"Content-Type": "application/xml"}
-        ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
-        if path == "/sitemap.xml":
-            locs = f"<url><loc>{base}/orphan/1</loc></url>"
-            return 200, xml, f"<urlset {ns}>{locs}</urlset>".encode()
-        if path == "/maps/index.xml":
-            maps = "".join(
-                f"<sitemap><loc>{base}/maps/{n}</loc></sitemap>" for n in ("a.xml", "b.xml.gz")
-            )
-            return 200, xml, f"<sitemapindex {ns}>{maps}</sitemapindex>".encode()
-        if path in ("/maps/a.xml", "/maps/b.xml.gz"):
-            first = 2 if path.endswith("a.xml") else 4
-            urls = [
-                f"{base}/orphan/{first}",
-                f"{base}/orphan/{first + 1}",
-                self.base(self.hosts[-1]) + "orphan/99",
-            ]  # another host: out of scope
-            body = f"<urlset {ns}>" + "".join(f"<url><loc>{u}</loc></url>" for u in urls)
-            data = (body + "</urlset>").encode()
-            if path.endswith(".gz"):
-                return 200, {"Content-Type": "application/x-gzip"}, gzip.compress(data)
-            return 200, xml, data
-        if parts[0] == "calendar":  # a trap: every month links to the next, without end
-            month = int(query.split("=", 1)[1]) if query.startswith("m=") else 0
-            body = f'<html><title>month {month}</title><a href="?m={month + 1}">next</a></html>'
-            return 200, html, body.encode()
-        if parts[0] == "deeper":  # a trap: a relative link that grows the path forever
-            return 200, html, b'<html><title>deeper</title><a href="deeper/">on</a></html>'
-        if parts[0] == "cookie-then-away":  # sets a cookie, then sends the client elsewhere
-            away = self.base(self.hosts[-1]) + "page/1"
-            return 302, {"Set-Cookie": "session=secret; Path=/", "Location": away}, b""
-        if parts[0] == "offsite-links":  # links to addresses a crawl must not reach
-            targets = [
-                "169.254.169.254/latest/meta-data/",
-                "[fe80::1]/",
-                "10.0.0.1/",
-                "192.168.1.1/",
-                "[fd00:ec2::254]/",
-            ]
-            links = "".join(f'<a href="http://{t}">{t}</a>' for t in targets)
-            return 200, html, f"<html><title>offsite</title>{links}</html>".encode()
-        if parts[0] == "evil-title":
-            title = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m title"
-            return 200, html, f"<html><title>{title}</title></html>".encode()
-        if parts[0] == "orphan":
-            return 200, html, b"<html><title>orphan</title></html>"
-        if parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():
-            return int(parts[1]), {"Content-Type": "text/plain"}, b"as you asked\n"
-        return self._hostile(path)
-
-    def _hostile(self, path: str) -> tuple[int, dict[str, str], bytes] | None:
-        """Pages that attack the client (tests/test_hostile_site.py).
-
-        /bomb/gzip, /bomb/deflate and /bomb/br are BOMB_BYTES of zeros compressed (br is gzip
-        bytes under the br label when brotli is not installed); /slow-parse is SLOW_PARSE_LINKS
-        links, seconds of parsing; /lies/CASE lies about its content (see `_lie`);
-        /hostile-paths links to HOSTILE_HREFS, and each of them answers a page whose title is the
-        path as requested, however the client spelled it. /drip/* are in `drip_plan`.
-        """
-        parts = path.strip("/").split("/")
-        if parts[0] == "bomb" and len(parts) == 2 and parts[1] in ("gzip", "deflate", "br"):
-            headers = {"Content-Type": "text/html; charset=utf-8", "Content-Encoding": parts[1]}
-            return 200, headers, _bomb(parts[1])
-        if path == "/slow-parse":
-            return 200, {"Content-Type": "text/html; charset=utf-8"}, _slow_parse_page()
-        if parts[0] == "lies" and len(parts) == 2:
-            return self._lie(parts[1])
-        if path == "/hostile-paths":
-            links = "".join(f'<a href="{escape(h)}">{escape(h[:40])}</a>' for h in HOSTILE_HREFS)
-            body = f"<html><title>hostile paths</title>{links}</html>".encode()
-            return 200, {"Content-Type": "text/html; charset=utf-8"}, body
-        if _hostile_key(path) in _HOSTILE_KEYS:
-            body = f"<html><title>{escape(path)}</title>{escape(path)}</html>".encode()
-            return 200, {"Content-Type": "text/html; charset=utf-8"}, body
-        return None
-
-    def _lie(self, case: str) -> tuple[int, dict[str, str], bytes] | None:
-        """/lies/CASE: a page whose headers or markup lie, or whose shape is extreme.
-
-        binary-as-html: random bytes as text/html; html-as-octet-stream: a page with links as
-        application/octet-stream; no-charset, wrong-charset (windows-1252 bytes said to be UTF-8),
-        bad-charset-label (an unknown label, then a <meta charset>), utf-16-bom (UTF-16 with a
-        byte-order mark, said to be windows-1252): LIE_TITLE and links to /page/1 and /page/2;
-        deep-nesting: a link, NESTING_DEPTH open <div>, a link; many-links: MANY_LINKS links.
-        """
-        text = (
-            f"<html><head><title>{LIE_TITLE}</title></head><body>"
-            '<a href="/page/1">one</a> <a href="/page/2">two</a></body></html>'
-        )
-        cases: dict[str, tuple[str, bytes]] = {
-            "binary-as-html": ("text/html; charset=utf-8", random.Random(7).randbytes(4096)),
-            "html-as-octet-stream": ("application/octet-stream", text.encode()),
-            "no-charset": ("text/html", text.encode()),
-            "wrong-charset": ("text/html; charset=utf-8", text.encode("windows-1252")),
-            "bad-charset-label": (
-                "text/html; charset=x-no-such-charset",
-                text.replace("<head>", '<head><meta charset="utf-8">').encode(),
-            ),
-            "utf-16-bom": (
-                "text/html; charset=windows-1252",
-                b"\xff\xfe" + text.encode("utf-16-le"),
-            ),
-        }
-        if case == "deep-nesting":
-            body = (
-                '<html><title>deep</title><a href="/page/1">first</a>'
-                + "<div>" * NESTING_DEPTH
-                + '<a href="/page/2">deep</a>'
-                + "</div>" * NESTING_DEPTH
-                + "</html>"
-            )
-            cases[case] = ("text/html; charset=utf-8", body.encode())
-        elif case == "many-links":
-            links = "".join(f'<a href="/many/{i}">{i}</a>' for i in range(MANY_LINKS))
-            cases[case] = ("text/html; charset=utf-8", f"<title>many</title>{links}".encode())
-        if case not in cases:
-            return None
-        content_type, body = cases[case]
-        return 200, {"Content-Type": content_type}, body
-
-    def drip_plan(self, path: str) -> tuple[bytes, Iterator[bytes]] | None:
-        """(bytes sent at once, bytes then sent one per DRIP_INTERVAL) for /drip/headers (a
-        header that never ends) and /drip/body (a body that never ends); None for other paths."""
-        path = urlsplit(path).path
-        if path == "/drip/headers":
-            return b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Drip: ", repeat(b"a")
-        if path == "/drip/body":
-            head = (
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                b"Content-Length: 1000000\r\n\r\n<html><title>drip</title>"
-            )
-            return head, repeat(b"a")
-        return None
-
-    def drip(self, out: BinaryIO, head: bytes, tail: Iterator[bytes]) -> None:
-        """Send `head`, then the bytes of `tail` one every DRIP_INTERVAL, until the client hangs
-        up, the site closes or DRIP_LIMIT passes."""
-        ends = time.monotonic() + DRIP_LIMIT
+    def drip(self, out: BinaryIO, answer: Drip) -> None:
+        """Send `answer.head`, then the bytes of `answer.tail` one every `answer.interval`,
+        until the client hangs up, the site closes or `answer.limit` seconds pass."""
+        ends = time.monotonic() + answer.limit
         try:
-            out.write(head)
+            out.write(answer.head)
             out.flush()
-            for byte in tail:
-                if self._closing.wait(DRIP_INTERVAL) or time.monotonic() > ends:
+            for byte in answer.tail:
+                if self._closing.wait(answer.interval) or time.monotonic() > ends:
                     return
                 out.write(byte)
                 out.flush()
@@ -566,39 +350,15 @@ class Site:
         with self._cond:
             return self._total
 
+    def hits(self, host: str, path: str) -> int:
+        """Requests `host` received for `path` (as requested, with its query) so far."""
+        with self._cond:
+            return self.stats[host].hits[path]
+
     def wait_for_requests(self, count: int, timeout: float) -> bool:
         """Block until the hosts together received `count` requests (bounded)."""
         with self._cond:
             return self._cond.wait_for(lambda: self._total >= count, timeout)
-
-
-def _hostile_key(path: str) -> str:
-    """What a hostile path is served under, however a client spells it: decoded, its dot
-    segments removed, lower-cased (so /About and /about are one key, with pages of their own)."""
-    return posixpath.normpath(unquote(path)).lower()
-
-
-_HOSTILE_KEYS = frozenset(_hostile_key(h) for h in HOSTILE_HREFS)
-
-
-@functools.cache
-def _bomb(encoding: str) -> bytes:
-    """BOMB_BYTES of zeros compressed for `Content-Encoding: encoding`; made once a process.
-    HTTP's deflate is the zlib format. Without brotli, br gets gzip bytes (no client that
-    lacks brotli can decode br anyway, and one that has it fails on these)."""
-    zeros = bytes(BOMB_BYTES)
-    if encoding == "deflate":
-        return zlib.compress(zeros, 9)
-    if encoding == "br" and brotli is not None:
-        return bytes(brotli.compress(zeros, quality=5))
-    return gzip.compress(zeros, 9, mtime=0)
-
-
-@functools.cache
-def _slow_parse_page() -> bytes:
-    """SLOW_PARSE_LINKS distinct links in one page (about 9 MB); made once a process."""
-    links = "".join(f'<a href="/s/{i}">{i}</a>' for i in range(SLOW_PARSE_LINKS))
-    return f"<html><title>slow</title>{links}</html>".encode()
 
 
 class _Server(ThreadingHTTPServer):
@@ -608,8 +368,6 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hangs up mid-request is normal for a crawler being stopped."""
-        import sys
-
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
 
@@ -631,17 +389,15 @@ def _handler_for(site: Site, host: str) -> type[BaseHTTPRequestHandler]:
             try:
                 if site.latency:
                     time.sleep(site.latency)
-                drip = site.drip_plan(self.path)
-                answer = site.respond(host, self.path) if drip is None else None
+                answer = site.respond(host, self.path)
             finally:
                 # Counted as finished before a byte of the answer leaves: the client cannot
                 # have its answer (and start another request) while this one still counts.
                 site._end(host, self.path, started)
-            if drip is not None:
+            if isinstance(answer, Drip):
                 self.close_connection = True  # the answer never ends: nothing can follow it
-                site.drip(self.wfile, *drip)
+                site.drip(self.wfile, answer)
                 return
-            assert answer is not None
             status, headers, body = answer
             self.send_response(status)
             for name, value in headers.items():

@@ -14,6 +14,7 @@ import pytest
 from crawler import Config, crawl
 from crawler.engine import Summary
 from crawler.sitegen import Site
+from tests.routes import FixtureSite
 
 # A hung test dumps every thread's stack instead of sitting silent until CI's limit.
 WATCHDOG_SECONDS = 120
@@ -28,8 +29,8 @@ def _watchdog() -> Iterator[None]:
 
 @pytest.fixture
 def site() -> Iterator[Site]:
-    """The generated site on 127.0.0.1 and 127.0.0.2 (same free port), no latency."""
-    with Site(("127.0.0.1", "127.0.0.2"), pages=40, links=4) as s:
+    """The generated site (and tests/routes.py) on 127.0.0.1 and 127.0.0.2 (one free port)."""
+    with FixtureSite(("127.0.0.1", "127.0.0.2"), pages=40, links=4) as s:
         yield s
 
 
@@ -42,7 +43,7 @@ def make_site() -> Iterator[Callable[..., Site]]:
         kwargs.setdefault("pages", 40)
         kwargs.setdefault("links", 4)
         hosts = kwargs.pop("hosts", ("127.0.0.1", "127.0.0.2"))
-        s = Site(hosts, **kwargs).start()
+        s = FixtureSite(hosts, **kwargs).start()
         sites.append(s)
         return s
 

@@ -17,6 +17,7 @@ import pytest
 
 from crawler import __version__
 from crawler.sitegen import Site
+from tests.routes import FixtureSite
 
 from .conftest import read_jsonl
 
@@ -89,7 +90,7 @@ def test_version_help_and_usage_errors_match_the_package(exe: Path, tmp_path: Pa
 
 @pytest.fixture
 def slow_site() -> Iterator[Site]:
-    with Site(pages=40, links=4, latency=0.01) as site:
+    with FixtureSite(pages=40, links=4, latency=0.01) as site:
         yield site
 
 
@@ -118,7 +119,7 @@ def test_parsers_work_inside_the_executable(exe: Path, slow_site: Site, tmp_path
 
 
 def test_ctrl_c_exits_130_and_leaves_no_orphans(exe: Path, tmp_path: Path) -> None:
-    with Site(pages=200, links=4, latency=0.3) as site:
+    with FixtureSite(pages=200, links=4, latency=0.3) as site:
         seeds = tmp_path / "seeds.txt"
         seeds.write_text("\n".join(site.seed_urls()) + "\n")
         proc = subprocess.Popen(

@@ -1,4 +1,4 @@
-"""End to end against the hostile pages of crawler/sitegen.py: one real crawl per attack.
+"""End to end against the hostile pages of tests/routes.py: one real crawl per attack.
 
 Each test serves one attack on loopback (compression bombs, dripped answers, a page too slow to
 parse, content that lies, paths that try to leave the output folder, faults inside a fetcher and
@@ -23,9 +23,10 @@ from crawler.engine import Summary
 from crawler.fetch import worker
 from crawler.fetch.http import CHUNK, DEADLINE_FACTOR
 from crawler.parse.extract import MAX_LINKS
-from crawler.sitegen import HOSTILE_HREFS, LIE_TITLE, MANY_LINKS, Site
+from crawler.sitegen import Site
 from crawler.store import writer
 from crawler.store.paths import url_to_path
+from tests.routes import HOSTILE_HREFS, LIE_TITLE, MANY_LINKS
 
 HOST = "127.0.0.1"
 CAP = 1024 * 1024  # --max-bytes for the bombs: 50 MB inflated is fifty times this
