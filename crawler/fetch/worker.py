@@ -234,10 +234,12 @@ class FetcherThread(threading.Thread):
                 self._reject(raw, item)
         elif links:
             # Kept for `crawl why`: these links are never offered to the frontier.
-            rule = f"--depth {s.config.depth}"
-            reason = f"depth {item.depth + 1} is past --depth {s.config.depth}"
+            rule = f"--depth {services.config.depth}"
+            reason = f"depth {item.depth + 1} is past --depth {services.config.depth}"
             for link in links:
-                s.storage.refusals.refused(link, item.depth + 1, item.url, item.seed, rule, reason)
+                services.storage.refusals.refused(
+                    link, item.depth + 1, item.url, item.seed, rule, reason
+                )
         self.finish(item, result, error, links=len(links), title=title, path=path, dropped=dropped)
         return True
 
