@@ -29,6 +29,7 @@ from .config import (
     DEFAULT_THREADS,
     DEFAULT_TIMEOUT,
     DEFAULT_USER_AGENT,
+    DEFAULT_WARC_MAX_SIZE,
     SCOPES,
     Config,
 )
@@ -66,6 +67,17 @@ def _positive_seconds(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
     return value
+
+
+def _size(text: str) -> int:
+    """A size in bytes: `1000`, `64K`, `500M`, `1G` (powers of 1024)."""
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+    number, unit = text.strip(), ""
+    if number[-1:].upper() in units:
+        number, unit = number[:-1], number[-1].upper()
+    if not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"expected a size such as 1000, 64K or 1G, got {text!r}")
+    return int(number) * units[unit]
 
 
 def _regex(text: str) -> str:
@@ -201,6 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also admit the URLs of the seeds' sitemaps (robots.txt Sitemap lines, /sitemap.xml)",
     )
     p.add_argument(
+        "--warc",
+        action="store_true",
+        help="also write web archives: OUTPUT/warc/*.warc.gz (WARC/1.1) and OUTPUT/warc/index.cdxj",
+    )
+    p.add_argument(
+        "--warc-max-size",
+        type=_size,
+        default=DEFAULT_WARC_MAX_SIZE,
+        metavar="SIZE",
+        help="start a new WARC file past this size: bytes, or with K, M, G (default 1G)",
+    )
+    p.add_argument(
         "--output",
         type=Path,
         default=Path("output"),
@@ -247,6 +271,8 @@ def build_config(args: argparse.Namespace) -> Config:
         ignore_robots=args.ignore_robots,
         allow_private=args.allow_private,
         sitemaps=args.sitemaps,
+        warc=args.warc,
+        warc_max_size=args.warc_max_size,
         resume=args.resume,
         quiet=args.quiet,
         verbose=args.verbose,

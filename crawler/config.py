@@ -27,6 +27,8 @@ DEFAULT_MAX_REDIRECTS = 10
 # A parser that takes longer than this on one page is killed and replaced.
 DEFAULT_PARSE_TIMEOUT = 30.0
 DEFAULT_USER_AGENT = f"crawl/{__version__} (+https://example.invalid/crawl)"
+# WARC files are rotated past this size, as Heritrix and wget (--warc-max-size) do.
+DEFAULT_WARC_MAX_SIZE = 1024**3
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,8 @@ class Config:
     ignore_robots: bool = False
     allow_private: bool = False
     sitemaps: bool = False
+    warc: bool = False  # write OUTPUT/warc/*.warc.gz and index.cdxj (store/warc.py)
+    warc_max_size: int = DEFAULT_WARC_MAX_SIZE
     resume: bool = False
     quiet: bool = False
     verbose: bool = False
@@ -97,6 +101,8 @@ def validate(config: Config) -> None:
         raise ValueError(
             f"--max-pages-per-host: must be at least 1, got {config.max_pages_per_host}"
         )
+    if config.warc_max_size < 1:
+        raise ValueError(f"--warc-max-size: must be at least 1 byte, got {config.warc_max_size}")
     if config.retries < 0:
         raise ValueError(f"--retries: must be 0 or more, got {config.retries}")
     if config.max_redirects < 0:

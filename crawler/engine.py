@@ -23,6 +23,7 @@ fetcher, bounded joins, parsers closed, summary and state written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -32,7 +33,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from requests.adapters import HTTPAdapter
@@ -56,6 +57,9 @@ from .sanitize import clean_text
 from .store.records import Recorder
 from .store.writer import Storage, read_records
 from .urls import in_scope, passes_filters
+
+if TYPE_CHECKING:
+    from .store.warc import WarcArchive
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +130,7 @@ def crawl(
     frontier: Frontier | None = None
     threads: list[FetcherThread] = []
     services: Services | None = None
+    warc: WarcArchive | None = None
     exit_reason = ExitReason.ERROR
     try:
         # Inside the try: a failure while starting still closes the processes already started.
@@ -152,6 +157,11 @@ def crawl(
             ip for seed in {*seeds, *(i.seed for i in pending)} for ip in host_addresses(seed)
         )
         guard = Guard(default_policy=policy_for_seeds(seed_ips, config.allow_private))
+        if config.warc:
+            # Every guarded exchange (pages, robots.txt, sitemaps, retries) is archived as it
+            # ends, before the record of its URL is written (store/warc.py).
+            warc = _open_archive(config)
+            guard.archive = warc.exchange
         robots = None
         if not config.ignore_robots:
             # An unreachable robots.txt disallows for now; it is asked again this much later.
@@ -173,13 +183,14 @@ def crawl(
             RetryPolicy(config.retries),
             adapter=new_adapter(config.per_host, guard),
             guard=guard,
+            warc=warc,
         )
         for item in pending:
             frontier.readmit(item)
         for seed in seeds:
             frontier.admit(seed, 0, None, seed)
         if config.sitemaps:
-            _admit_sitemaps(config, frontier, robots, seeds, services.adapter)
+            _admit_sitemaps(config, frontier, robots, seeds, services.adapter, guard)
         threads = [FetcherThread(services, i) for i in range(config.threads)]
         for thread in threads:
             thread.start()
@@ -207,6 +218,11 @@ def crawl(
             services.adapter.close()
         if services is not None and services.guard is not None:
             services.guard.close()
+        if warc is not None:
+            try:
+                warc.close()
+            except Exception:
+                logger.exception("closing the web archive failed")
         if progress is not None and services is not None:
             progress.update(_snapshot(services))
             progress.close()
@@ -219,6 +235,29 @@ def crawl(
             storage.close()
     assert summary is not None
     return summary
+
+
+def _open_archive(config: Config) -> WarcArchive:
+    """The web archive of this run, its warcinfo saying who wrote it and how."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .store.warc import WarcArchive
+
+    try:
+        software = f"crawl/{__version__} (warcio {version('warcio')})"
+    except PackageNotFoundError:  # a frozen executable may carry no package metadata
+        software = f"crawl/{__version__} (warcio)"
+    info = {
+        "software": software,
+        "format": "WARC File Format 1.1",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "http-header-user-agent": config.user_agent,
+        "robots": "ignore" if config.ignore_robots else "obey",
+        "configuration": json.dumps(config.to_json(), ensure_ascii=False),
+    }
+    return WarcArchive(
+        config.output, max_size=config.warc_max_size, info=info, resume=config.resume
+    )
 
 
 def _keep_options(storage: Storage, config: Config, seeds: Sequence[str]) -> None:
@@ -234,9 +273,11 @@ def _admit_sitemaps(
     robots: RobotsCache | None,
     seeds: Sequence[str],
     adapter: HTTPAdapter | None,
+    guard: Guard | None = None,
 ) -> None:
     """Admit at depth 0 the in-scope URLs of each seed origin's sitemaps (before any fetcher
-    runs, so the crawl cannot finish before they are in)."""
+    runs, so the crawl cannot finish before they are in). Read inside a guard block, so that
+    with --warc the sitemaps are archived."""
     origins: dict[str, str] = {}
     for seed in seeds:
         parts = urlsplit(seed)
@@ -248,7 +289,8 @@ def _admit_sitemaps(
             if robots is not None:
                 robots.check(origin + "/", session)
                 listed = robots.sitemaps(origin)
-            result = reader.read(session, sitemap_candidates(origin, listed))
+            with guard.request() if guard is not None else contextlib.nullcontext():
+                result = reader.read(session, sitemap_candidates(origin, listed))
             admitted = 0
             for url in result.urls:
                 if in_scope(url, seed, config.scope) and passes_filters(

@@ -99,7 +99,7 @@ def test_parsers_work_inside_the_executable(exe: Path, slow_site: Site, tmp_path
     seeds.write_text("\n".join(slow_site.seed_urls()) + "\n")
     out = tmp_path / "out"
     result = subprocess.run(
-        [str(exe), str(seeds), "--parsers", "2", "--threads", "8", "--output", str(out)],
+        [str(exe), str(seeds), "--parsers", "2", "--threads", "8", "--output", str(out), "--warc"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -115,6 +115,10 @@ def test_parsers_work_inside_the_executable(exe: Path, slow_site: Site, tmp_path
     summaries = [line for line in result.stderr.splitlines() if line.endswith(" pages/s")]
     assert len(summaries) == 1, result.stderr
     assert json.loads((out / "summary.json").read_text())["parser_restarts"] == 0
+    # warcio is inside the executable: the archive and its index were written.
+    assert list((out / "warc").glob("*.warc.gz"))
+    index = (out / "warc" / "index.cdxj").read_text().splitlines()
+    assert len(index) >= len(records)
     assert _no_processes_left(exe)
 
 

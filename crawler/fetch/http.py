@@ -7,6 +7,7 @@ not followed here: the worker follows them hop by hop so that each hop is checke
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from requests.adapters import HTTPAdapter
 
 from ..errors import ErrorKind
 from ..sanitize import clean_text
-from .netguard import Guard, GuardedAdapter, refusal_of
+from .netguard import Guard, GuardedAdapter, RequestScope, RequestState, refusal_of
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -49,6 +50,7 @@ class FetchResult:
     error_message: str | None = None
     elapsed_ms: int = 0
     size: int = 0
+    warc_id: str | None = None  # with --warc: the WARC record of this answer (store/warc.py)
 
     @property
     def is_html(self) -> bool:
@@ -160,6 +162,23 @@ def fetch(
     With a `guard` (netguard.py) the peer address is checked on connect and the whole exchange
     is cut at the deadline, even when the server drips its headers a byte at a time.
     """
+    scope = guard.request(None, timeout * DEADLINE_FACTOR) if guard else None
+    result = _get(session, url, scope, timeout=timeout, max_bytes=max_bytes)
+    exchanges = scope.state.exchanges if scope is not None else None
+    if exchanges and exchanges[-1].record_id is not None:
+        # With --warc, the guard archived the exchange when its block exited.
+        result = dataclasses.replace(result, warc_id=exchanges[-1].record_id)
+    return result
+
+
+def _get(
+    session: requests.Session,
+    url: str,
+    scope: RequestScope | None,
+    *,
+    timeout: float,
+    max_bytes: int,
+) -> FetchResult:
     started = time.monotonic()
     deadline = started + timeout * DEADLINE_FACTOR
     status: int | None = None
@@ -167,7 +186,7 @@ def fetch(
     size = 0
     try:
         with (
-            guard.request(None, timeout * DEADLINE_FACTOR) if guard else contextlib.nullcontext(),
+            scope if scope is not None else contextlib.nullcontext() as state,
             session.send(
                 _prepare(session, url),
                 timeout=timeout,
@@ -179,6 +198,7 @@ def fetch(
             status = response.status_code
             content_type = response.headers.get("Content-Type")
             if status in REDIRECT_STATUSES and "Location" in response.headers:
+                _cut_short(state)  # for the archive, if drain leaves part of the body unread
                 drain(response)
                 return FetchResult(
                     url,
@@ -188,6 +208,7 @@ def fetch(
                     elapsed_ms=_ms(started),
                 )
             if not 200 <= status < 300:
+                _cut_short(state)
                 drain(response)
                 return FetchResult(
                     url,
@@ -200,14 +221,17 @@ def fetch(
                 )
             declared = response.headers.get("Content-Length", "")
             if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+                _cut_short(state)
                 raise _TooLarge(f"Content-Length {declared} is over --max-bytes {max_bytes}")
             chunks: list[bytes] = []
             # iter_content decodes gzip/deflate, so the cap applies to the decoded size.
             for chunk in response.iter_content(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
+                    _cut_short(state)
                     raise _TooLarge(f"body over --max-bytes {max_bytes}")
                 if time.monotonic() > deadline:
+                    _cut_short(state, "time")
                     raise _Deadline(f"no complete answer within {timeout * DEADLINE_FACTOR:g} s")
                 chunks.append(chunk)
             body = b"".join(chunks)
@@ -225,6 +249,12 @@ def fetch(
     return FetchResult(
         url, status, content_type, body=body, elapsed_ms=_ms(started), size=len(body)
     )
+
+
+def _cut_short(state: RequestState | None, reason: str = "length") -> None:
+    """Tell the archive why the body was not read to its end (WARC-Truncated)."""
+    if state is not None:
+        state.truncated = reason
 
 
 def drain(response: requests.Response) -> None:

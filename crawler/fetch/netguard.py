@@ -41,12 +41,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import http.client
 import ipaddress
+import logging
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -59,6 +61,10 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import NewConnectionError
 from urllib3.poolmanager import PoolManager
+
+from .capture import Exchange, TeeResponse
+
+logger = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -273,14 +279,23 @@ class RequestState:
     # Connection -> a duplicate descriptor of its socket, for the reaper to shut it down at any
     # stage (even during a TLS handshake, before the connection holds its wrapped socket).
     cutters: dict[Any, socket.socket] = field(default_factory=dict, repr=False)
+    # With an archive (--warc): the exchanges carried in this block, as they crossed the wire
+    # (capture.py); `truncated` is set by a reader that stopped before the end ("length").
+    exchanges: list[Exchange] | None = field(default=None, repr=False)
+    truncated: str | None = None
 
 
-class _RequestScope:
+class RequestScope:
     """The context manager returned by `Guard.request()`."""
 
     def __init__(self, guard: Guard, state: RequestState) -> None:
         self._guard = guard
         self._state = state
+
+    @property
+    def state(self) -> RequestState:
+        """The block's state (its outcome, and with --warc its exchanges)."""
+        return self._state
 
     def __enter__(self) -> RequestState:
         self._guard._enter(self._state)
@@ -326,12 +341,15 @@ class Guard:
         # later than that needs no wake-up: every request has the same timeout, so almost none do.
         self._wake_at: float | None = None
         self._closed = False
+        # Set by the engine with --warc: called with each exchange that got an answer, when its
+        # block exits or the next request of the block begins (capture.py, store/warc.py).
+        self.archive: Callable[[Exchange], None] | None = None
 
     # context --------------------------------------------------------------------------------
 
     def request(
         self, policy: AddressPolicy | None = None, deadline_s: float | None = None
-    ) -> _RequestScope:
+    ) -> RequestScope:
         """A block for one request in this thread: `policy` (default: `default_policy`) checks
         every connection used inside it, and after `deadline_s` seconds (None: no deadline) its
         connection is shut down. On leaving the block after a cut, `DeadlineExceeded` is raised
@@ -343,7 +361,10 @@ class Guard:
         if deadline_s is not None and deadline_s <= 0:
             raise ValueError(f"deadline_s must be positive, not {deadline_s!r}")
         chosen = policy if policy is not None else self.default_policy
-        return _RequestScope(self, RequestState(chosen, deadline_s, None))
+        state = RequestState(chosen, deadline_s, None)
+        if self.archive is not None:
+            state.exchanges = []
+        return RequestScope(self, state)
 
     def current(self) -> RequestState | None:
         """The innermost `request()` block of this thread, or None."""
@@ -400,6 +421,10 @@ class Guard:
         if state in stack:
             stack.remove(state)
         self._local.last = state
+        if state.exchanges:
+            last = state.exchanges[-1]
+            last.truncated = "time" if state.timed_out else state.truncated
+            self._archive(state.exchanges)
         if state.deadline is None:
             return
         with self._cond:
@@ -424,6 +449,17 @@ class Guard:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _archive(self, exchanges: list[Exchange]) -> None:
+        """Hand the exchanges that got an answer to the archive (in the requesting thread)."""
+        archive = self.archive
+        for exchange in exchanges:
+            if archive is None or not exchange.received or exchange.record_id is not None:
+                continue
+            try:
+                archive(exchange)
+            except Exception:
+                logger.exception("could not archive the exchange with %s", exchange.url)
 
     # the reaper -----------------------------------------------------------------------------
 
@@ -532,6 +568,39 @@ def _admit_connected(conn: Any, *, reconnect_if_dead: bool) -> None:
     guard._attach(conn, sock)
 
 
+def _begin_exchange(conn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Capture the request `conn` is about to send (and its answer) if its block archives."""
+    guard: Guard | None = conn.netguard
+    state = guard.current() if guard is not None else None
+    if guard is None or state is None or state.exchanges is None:
+        conn._exchange = None
+        conn.response_class = http.client.HTTPResponse
+        return
+    if state.exchanges:  # an earlier request of this block (a redirect followed) is complete
+        guard._archive(state.exchanges)
+        state.exchanges.clear()
+    target = args[1] if len(args) > 1 else kwargs.get("url", "/")
+    scheme, default = ("https", 443) if isinstance(conn, HTTPSConnection) else ("http", 80)
+    host = f"[{conn.host}]" if ":" in conn.host else conn.host
+    netloc = host if conn.port in (None, default) else f"{host}:{conn.port}"
+    exchange = Exchange(f"{scheme}://{netloc}{target}")
+    state.exchanges.append(exchange)
+    conn._exchange = exchange
+    conn.response_class = functools.partial(TeeResponse, exchange=exchange)
+
+
+def _send_captured(conn: Any, data: Any) -> None:
+    """Keep a copy of bytes a capturing connection sends, and the peer they go to."""
+    exchange: Exchange | None = getattr(conn, "_exchange", None)
+    if exchange is None:
+        return
+    if exchange.peer is None and conn.sock is not None:
+        with contextlib.suppress(OSError):
+            exchange.peer = str(conn.sock.getpeername()[0])
+    if isinstance(data, bytes | bytearray | memoryview):
+        exchange.sent += data
+
+
 class GuardedHTTPConnection(HTTPConnection):
     """An urllib3 HTTP connection whose peer is checked against the guard's current policy.
 
@@ -542,6 +611,7 @@ class GuardedHTTPConnection(HTTPConnection):
 
     netguard: Guard | None = None
     _netguard_owner: RequestState | None = None
+    _exchange: Exchange | None = None
 
     def _new_conn(self) -> socket.socket:
         return _admit_new(self, super()._new_conn())
@@ -552,7 +622,12 @@ class GuardedHTTPConnection(HTTPConnection):
 
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         _admit_connected(self, reconnect_if_dead=True)
+        _begin_exchange(self, args, kwargs)
         super().request(*args, **kwargs)
+
+    def send(self, data: Any) -> None:
+        super().send(data)  # connects first if need be: the peer is known after it
+        _send_captured(self, data)
 
 
 class GuardedHTTPSConnection(HTTPSConnection):
@@ -560,6 +635,7 @@ class GuardedHTTPSConnection(HTTPSConnection):
 
     netguard: Guard | None = None
     _netguard_owner: RequestState | None = None
+    _exchange: Exchange | None = None
 
     def _new_conn(self) -> socket.socket:
         return _admit_new(self, super()._new_conn())
@@ -570,7 +646,12 @@ class GuardedHTTPSConnection(HTTPSConnection):
 
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         _admit_connected(self, reconnect_if_dead=True)
+        _begin_exchange(self, args, kwargs)
         super().request(*args, **kwargs)
+
+    def send(self, data: Any) -> None:
+        super().send(data)  # connects first if need be: the peer is known after it
+        _send_captured(self, data)
 
 
 class GuardedHTTPConnectionPool(HTTPConnectionPool):

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -32,6 +33,9 @@ from .http import FetchResult, fetch, new_session
 from .netguard import Guard, host_addresses
 from .retry import RetryPolicy
 from .robots import RobotsCache
+
+if TYPE_CHECKING:
+    from ..store.warc import WarcArchive
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ class Services:
     adapter: HTTPAdapter | None = None  # one connection pool shared by every thread
     guard: Guard | None = None  # address policy and per-request deadlines
     refusals: dict[str, str | None] = field(default_factory=dict)  # host key -> address refusal
+    warc: WarcArchive | None = None  # with --warc: the web archive (metadata records)
 
 
 class FetcherThread(threading.Thread):
@@ -195,8 +200,11 @@ class FetcherThread(threading.Thread):
         """Act on the answer of one hop."""
         services = self.services
         if result.location is not None:
+            self._archive(item, result, (resolve(result.url, result.location) or "",))
             return self._redirect(item, result)
         kind = result.error_kind
+        if kind is not None:
+            self._archive(item, result, ())
         if services.retry.should_retry(item.attempt, status=result.status, kind=kind):
             with services.counters.lock:
                 services.counters.retried += 1
@@ -225,6 +233,7 @@ class FetcherThread(threading.Thread):
                 error = (ErrorKind.PARSE, parsed.error)
             links, title, rejected = parsed.links, parsed.title, parsed.rejected
             dropped = parsed.links_dropped
+        self._archive(item, result, links)
         path = services.storage.save_body(result.url, result.body, result.content_type)
         depth_left = services.config.depth is None or item.depth < services.config.depth
         if depth_left:
@@ -242,6 +251,23 @@ class FetcherThread(threading.Thread):
                 )
         self.finish(item, result, error, links=len(links), title=title, path=path, dropped=dropped)
         return True
+
+    def _archive(self, item: WorkItem, result: FetchResult, outlinks: Iterable[str]) -> None:
+        """With --warc: the metadata record of an archived answer, before the URL's record."""
+        warc = self.services.warc
+        if warc is None or result.warc_id is None:
+            return
+        fields = [("seed", item.seed), ("depth", str(item.depth))]
+        if item.parent is not None:
+            fields.append(("parent", item.parent))
+        if item.via:
+            fields.append(("via", item.via[-1]))
+        fields += [("hops", str(item.hops)), ("attempt", str(item.attempt))]
+        fields += [("outlink", link) for link in outlinks if link]
+        try:
+            warc.metadata(result.url, result.warc_id, fields)
+        except OSError:
+            logger.exception("could not archive the metadata of %s", result.url)
 
     def _reject(self, raw: str, parent: WorkItem) -> None:
         """Record a link that cannot be admitted (over-long, malformed), once per spelling."""
