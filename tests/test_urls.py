@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from crawler import urls
 from crawler.urls import (
     InvalidURL,
     canonicalize,
@@ -74,3 +77,39 @@ def test_filters() -> None:
     assert not passes_filters("http://a/docs/x.pdf", allow, deny)
     assert not passes_filters("http://a/blog/", allow, deny)
     assert passes_filters("http://a/blog/", (), deny)
+
+
+# --- the fast path of canonicalize ---------------------------------------------------------
+
+_URL_PIECES = st.sampled_from(
+    ["a", "Z", "0", "9", "-", ".", "_", "~", "/", "..", "./", "%41", "%2f", " ", "?", "#", "é"]
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "HTTPS", "https", "Http"]),
+    host=st.text(st.sampled_from(list("abcXYZ019-.")), min_size=1, max_size=30),
+    port=st.one_of(st.none(), st.integers(0, 70000).map(str), st.sampled_from(["0080", ""])),
+    path=st.one_of(st.none(), st.lists(_URL_PIECES, max_size=15).map(lambda p: "/" + "".join(p))),
+)
+def test_fast_canonical_form_is_the_w3lib_one(
+    scheme: str, host: str, port: str | None, path: str | None
+) -> None:
+    url = f"{scheme}://{host}" + (f":{port}" if port is not None else "") + (path or "")
+    fast = urls._simple(url)
+    if fast is None:
+        return  # the long way decides
+    assert fast == urls._canonicalize(url)
+
+
+def test_fast_path_takes_the_common_links() -> None:
+    for url in (
+        "http://Example.com/docs/library/os.html",
+        "https://docs.python.org:443/3/",
+        "http://127.0.0.1:8000/p/12",
+        "http://h.test",
+    ):
+        assert urls._simple(url) == urls._canonicalize(url)
+    for url in ("http://h/a?b=1", "http://h/%7e", "http://xn--nxasmq6b.test/", "http://u@h/"):
+        assert urls._simple(url) is None
