@@ -50,6 +50,7 @@ from .fetch.sitemaps import SitemapReader, sitemap_candidates
 from .fetch.worker import Counters, FetcherThread, Services
 from .frontier import Frontier, MemoryFrontier
 from .messages import WorkItem
+from .parse.extract import robots_names
 from .parse.pool import ParserPool
 from .progress import Progress, Snapshot
 from .resume_options import options_to_store
@@ -125,7 +126,12 @@ def crawl(
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
 
-    pool = ParserPool(config.parsers, parse_timeout=config.parse_timeout)
+    pool = ParserPool(
+        config.parsers,
+        parse_timeout=config.parse_timeout,
+        backend=config.parser,
+        robots_names=robots_names(config.user_agent),
+    )
     storage: Storage | None = None
     frontier: Frontier | None = None
     threads: list[FetcherThread] = []

@@ -92,6 +92,7 @@ class ParseResult:
     error: str | None = None
     rejected: tuple[str, ...] = ()
     links_dropped: int = 0  # links past the per-page cap, not in `links`
+    robots: tuple[str, ...] = ()  # directives of <meta name=robots> and <meta name=UA-TOKEN>
 
     def to_tuple(self) -> tuple[Any, ...]:
         """The result as a plain tuple: cheaper to pickle through the pipe than the dataclass."""
@@ -103,6 +104,7 @@ class ParseResult:
             self.error,
             self.rejected,
             self.links_dropped,
+            self.robots,
         )
 
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import signal
 import traceback
+from collections.abc import Collection
 from multiprocessing.connection import Connection
 
 from ..messages import ParseJob, ParseResult
-from .extract import parse_page
+from .extract import ROBOTS_META, parse_page
 
 
-def run_job(job: ParseJob) -> ParseResult:
-    """Parse one page; errors are returned, not raised."""
+def run_job(
+    job: ParseJob, backend: str | None = None, names: Collection[str] = (ROBOTS_META,)
+) -> ParseResult:
+    """Parse one page with `backend`, robots directives from the meta `names`; errors are
+    returned, not raised."""
     try:
-        page = parse_page(job.url, job.body, job.content_type)
+        page = parse_page(job.url, job.body, job.content_type, backend=backend, names=names)
     except BaseException:  # noqa: BLE001 - the traceback goes home in the result
         return ParseResult(job.job_id, error=traceback.format_exc(limit=20)[-4000:])
     return ParseResult(
@@ -29,11 +33,15 @@ def run_job(job: ParseJob) -> ParseResult:
         page.nofollow,
         rejected=page.rejected,
         links_dropped=page.links_dropped,
+        robots=page.robots,
     )
 
 
-def main(conn: Connection) -> None:
-    """Entry point of a parser process."""
+def main(
+    conn: Connection, backend: str | None = None, names: Collection[str] = (ROBOTS_META,)
+) -> None:
+    """Entry point of a parser process: `backend` parses (None: the default), robots
+    directives come from the <meta> `names`."""
     # Ctrl-C goes to the whole process group; the parent decides when parsers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
@@ -44,7 +52,7 @@ def main(conn: Connection) -> None:
         if not frame:  # the stop sentinel
             return
         job = ParseJob.from_bytes(frame)
-        result = run_job(job)
+        result = run_job(job, backend, names)
         try:
             conn.send(result.to_tuple())
         except (ValueError, TypeError, AttributeError) as exc:  # unpicklable or too big

@@ -1,17 +1,15 @@
-"""Pure link and metadata extraction from one HTML page (BeautifulSoup on lxml). No I/O.
+"""Pure link and metadata extraction from one HTML page, whatever the parser backend. No I/O.
 
-Only the tags that carry links or metadata are built (SoupStrainer), which keeps the parser's
-CPU per page down. Runs in the parser processes; tested in-process.
+One pass: the backend (backends.py, chosen by `--parser`) yields the elements whose tags some
+extraction asked for, in document order, and each element is handed to the extractions that
+asked for its tag. `Links` is the one the crawl needs (links, title, robots directives); another
+extraction (page requisites, say) is one more class with its own `tags` and `visit`, run in the
+same pass by `extract`. Runs in the parser processes; tested in-process.
 
-Pages are hostile or broken as often as not, so (tests/parse/test_hostile_content.py):
+Pages are hostile or broken as often as not, so (tests/parse/test_extract.py, test_backends.py):
 
-- the encoding: a byte-order mark wins over the Content-Type charset, as in browsers (WHATWG
-  "decode"); then the Content-Type charset, unless it is unknown or one that browsers must not
-  support (UTF-7, UTF-32, EBCDIC, ...): then bs4 goes on to the <meta> charset, detection,
-  UTF-8, windows-1252. Bytes that are invalid in the chosen
-  encoding become U+FFFD (libxml2 does so). When bs4 and lxml give up on the bytes (an older
-  libxml2 refuses invalid bytes; a <meta charset> holding a NUL makes lxml raise ValueError),
-  the page is decoded here with Python's codecs and parsed as text;
+- the encoding is chosen once, the same for every backend (encoding.py); bytes that are invalid
+  in it become U+FFFD;
 - at most MAX_LINKS distinct links are kept, in document order; `links_dropped` says how many
   more distinct followable links the page had;
 - the title has whitespace collapsed and terminal escapes and control characters removed
@@ -20,91 +18,46 @@ Pages are hostile or broken as often as not, so (tests/parse/test_hostile_conten
 
 from __future__ import annotations
 
-import codecs
 import functools
 import re
-import warnings
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
-from bs4 import (
-    BeautifulSoup,
-    MarkupResemblesLocatorWarning,
-    SoupStrainer,
-    XMLParsedAsHTMLWarning,
-)
-from bs4.builder import ParserRejectedMarkup
-from bs4.element import Tag
-from lxml import etree
-
+from ..config import DEFAULT_PARSER
 from ..sanitize import clean_text
 from ..urls import InvalidURL, canonicalize
-
-try:  # what bs4 detects with too; requests depends on it, so it is there
-    from charset_normalizer import detect as _detect_charset
-except ImportError:  # pragma: no cover - then undeclared non-UTF-8 pages are windows-1252
-    _detect_charset = None
+from .backends import Backend, get_backend
+from .encoding import utf8
 
 MAX_REJECTED = 100
 MAX_LINKS = 5000  # distinct links kept from one page; the rest are counted in links_dropped
-
-# Only these tags are built. One pattern rather than a list of names: bs4 tests every rule of a
-# strainer on every start tag of the page, and one rule is an eighth of that work.
-_WANTED = SoupStrainer(re.compile(r"^(?:a|area|frame|iframe|link|base|meta|title)$"))
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 MAX_TITLE = 1000
 MAX_REJECTED_LENGTH = 8192  # how much of a refused URL its record keeps
-# bs4 warns on stderr when a page looks like XML, or like a file name or a URL rather than
-# markup. The site decides what it serves, so that is no news here, only noise under the progress
-# bar (once per parser process): not shown for the pages parsed in this module.
-for _category in (XMLParsedAsHTMLWarning, MarkupResemblesLocatorWarning):
-    warnings.filterwarnings("ignore", category=_category, module=re.escape(__name__) + r"\Z")
-# "User agents must not support the CESU-8, UTF-7, BOCU-1, SCSU, EBCDIC, and UTF-32 encodings"
-# (HTML, 13.2.3.3): a page that claims one is read as if it claimed nothing. libxml2 (iconv)
-# knows UTF-7 and EBCDIC, and finds no tag at all in an ASCII page read that way. Python's names
-# for them, and a pattern for the labels Python does not know.
-_FORBIDDEN_CODECS = frozenset(
-    (
-        *("utf-7", "utf-32", "utf-32-le", "utf-32-be"),
-        *("cp037", "cp273", "cp424", "cp500", "cp875", "cp1026", "cp1140"),
-    )
-)
-_FORBIDDEN_LABEL = re.compile(r"utf-?7|utf-?32|cesu|bocu|scsu|ebcdic|ibm-?1047")
-# Labels that browsers read as windows-1252 (WHATWG Encoding): servers say latin-1 or ASCII and
-# send curly quotes and dashes in 0x80-0x9F, which true ISO-8859-1 makes C1 controls.
-_WINDOWS_1252 = frozenset(
-    (
-        *("ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1"),
-        *("iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1"),
-        *("latin-1", "us-ascii", "windows-1252", "x-cp1252"),
-    )
-)
-_UTF16 = re.compile(r"utf-?16|ucs-?2|unicode(?!-1-1-utf-8)|csunicode|iso-10646-ucs-2")
-PRESCAN_BYTES = 8192  # where an XML declaration or <meta> charset counts (browsers: 1024)
-DETECT_BYTES = 1 << 20  # what charset detection reads
-# Linear time: every repetition is bounded.
-_XML_ENCODING = re.compile(
-    rb"\s{0,256}<\?xml\s[^>]{0,256}?encoding\s*=\s*[\"']([\w.:-]{1,64})", re.IGNORECASE
-)
-_META_CHARSET = re.compile(
-    rb"<meta[\s/][^>]{0,1024}?charset\s*=\s*[\"']?\s*([\w.:-]{1,64})", re.IGNORECASE
-)
-# Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one). WHATWG
-# knows only the UTF-8 and UTF-16 ones; a UTF-32 mark is kept as bs4 reads it without a charset.
-_BOMS = (
-    (b"\x00\x00\xfe\xff", "utf-32be"),
-    (b"\xff\xfe\x00\x00", "utf-32le"),
-    (b"\xef\xbb\xbf", "utf-8"),
-    (b"\xff\xfe", "utf-16le"),
-    (b"\xfe\xff", "utf-16be"),
-)
+MAX_ROBOTS_TOKENS = 64  # robots directives kept from one page
+# The backend used when none is named (--parser): see crawler/config.py.
+DEFAULT_BACKEND = DEFAULT_PARSER
+# <meta name=...> whose content are robots directives for every crawler (and, given a
+# user-agent token, those for this crawler).
+ROBOTS_META = "robots"
+_SPLIT = re.compile(r"[\s,]+")
+_PRODUCT = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _tokens(value: object) -> set[str]:
-    """The lower-cased tokens of a rel/content attribute (bs4 gives rel as a list)."""
-    if isinstance(value, list | tuple):
-        value = " ".join(str(v) for v in value)
-    return {t for t in re.split(r"[\s,]+", str(value or "").lower()) if t}
+def _tokens(value: object) -> list[str]:
+    """The lower-cased tokens of a rel/content attribute (space or comma separated)."""
+    if not value:
+        return []
+    return [t for t in _SPLIT.split(str(value).lower()) if t]
+
+
+def robots_names(user_agent: str = "") -> tuple[str, ...]:
+    """The <meta name> values whose directives apply to a crawler sending `user_agent`:
+    `robots`, and its product token (`crawl` for `crawl/0.1 (+https://...)`), lower-cased."""
+    match = _PRODUCT.match(user_agent.strip())
+    token = match.group(0).lower() if match else ""
+    return (ROBOTS_META, token) if token and token != ROBOTS_META else (ROBOTS_META,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,29 +69,179 @@ class Page:
     nofollow: bool
     rejected: tuple[str, ...] = ()  # http(s) links that cannot be admitted (too long, bad)
     links_dropped: int = 0  # distinct followable links past MAX_LINKS, not in `links`
+    # Directive tokens of <meta name=robots> and <meta name=USER-AGENT-TOKEN>, lower-cased, in
+    # document order, each once: `noindex`, `nofollow`, `none`, `max-snippet:0`, ...
+    robots: tuple[str, ...] = ()
+
+
+class Extraction(Protocol):
+    """One thing taken from a page: asks for `tags`, is shown each such element in order."""
+
+    tags: frozenset[str]
+
+    def visit(self, tag: str, attrs: Mapping[str, Any], node: Any, backend: Backend) -> None:
+        """Take what is wanted from one element (`backend.text(node)` gives its text)."""
+        ...
+
+
+class Links:
+    """Links, title and robots directives: what the crawl needs of every page.
+
+    Links come from a/area href, frame/iframe src and link rel=next/prev, in document order,
+    resolved against the first <base href> (which applies to links before it too),
+    canonicalised, non-http(s) and fragments dropped, rel=nofollow honoured. The title is the
+    first <title>'s text. Robots directives come from <meta name=robots> and the meta names of
+    `names` (matched without regard to case).
+    """
+
+    tags = frozenset(("a", "area", "frame", "iframe", "link", "base", "meta", "title"))
+
+    def __init__(self, names: Collection[str] = (ROBOTS_META,)) -> None:
+        self._names = frozenset(n.lower() for n in names)
+        self.hrefs: list[str] = []
+        self.base_href: str | None = None
+        self.title: str | None = None
+        self.robots: dict[str, None] = {}
+
+    def visit(self, tag: str, attrs: Mapping[str, Any], node: Any, backend: Backend) -> None:
+        """File one element under what it gives."""
+        if tag == "a" or tag == "area":
+            href = attrs.get("href")
+            if href and not ("rel" in attrs and "nofollow" in _tokens(attrs["rel"])):
+                self.hrefs.append(href)
+        elif tag == "link":
+            href = attrs.get("href")
+            if href and {"next", "prev"}.intersection(_tokens(attrs.get("rel"))):
+                self.hrefs.append(href)
+        elif tag == "frame" or tag == "iframe":
+            src = attrs.get("src")
+            if src:
+                self.hrefs.append(src)
+        elif tag == "meta":
+            name = attrs.get("name")
+            if name and name.lower() in self._names and len(self.robots) < MAX_ROBOTS_TOKENS:
+                for token in _tokens(attrs.get("content"))[:MAX_ROBOTS_TOKENS]:
+                    self.robots[token] = None
+        elif tag == "base":
+            if self.base_href is None and "href" in attrs:
+                self.base_href = attrs["href"] or ""
+        elif tag == "title" and self.title is None:
+            text = backend.text(node)
+            self.title = " ".join(clean_text(text, limit=len(text)).split())[:MAX_TITLE]
+
+    @property
+    def nofollow(self) -> bool:
+        """Whether a robots directive forbids following the page's links."""
+        return "nofollow" in self.robots or "none" in self.robots
+
+    def page(self, url: str) -> Page:
+        """The Page of `url` (its final URL) from what was visited."""
+        title = self.title or None
+        robots = tuple(self.robots)
+        if self.nofollow:
+            return Page((), title, True, robots=robots)
+        rejected: list[str] = []
+        base = url
+        if self.base_href is not None:
+            base = _resolve(url, self.base_href, []) or url
+        links: dict[str, None] = {}
+        dropped: set[str] = set()
+        resolved: dict[str, str | None] = {}  # href as written -> link: each spelling once
+        for href in self.hrefs:
+            if href in resolved:
+                link = resolved[href]
+            else:
+                link = resolved[href] = _resolve(base, href, rejected)
+            if link is None or link in links:
+                continue
+            if len(links) < MAX_LINKS:
+                links[link] = None
+            else:
+                dropped.add(link)
+        return Page(
+            tuple(links), title, False, tuple(dict.fromkeys(rejected)), len(dropped), robots
+        )
+
+
+def extract(
+    body: bytes,
+    content_type: str,
+    extractions: Iterable[Extraction],
+    backend: str | Backend | None = None,
+) -> None:
+    """Run every extraction over the page in one pass of `backend` (a name or a Backend;
+    None: DEFAULT_BACKEND)."""
+    if backend is None:
+        backend = DEFAULT_BACKEND
+    chosen = get_backend(backend) if isinstance(backend, str) else backend
+    extractions = tuple(extractions)
+    by_tag: dict[str, list[Extraction]] = {}
+    for extraction in extractions:
+        for tag in extraction.tags:
+            by_tag.setdefault(tag, []).append(extraction)
+    body = utf8(body, content_type)
+    if len(extractions) == 1:  # the common case: no list to walk per element
+        visit = extractions[0].visit
+        for tag, attrs, node in chosen.elements(body, frozenset(by_tag)):
+            visit(tag, attrs, node, chosen)
+        return
+    for tag, attrs, node in chosen.elements(body, frozenset(by_tag)):
+        for extraction in by_tag[tag]:
+            extraction.visit(tag, attrs, node, chosen)
+
+
+def parse_page(
+    url: str,
+    body: bytes,
+    content_type: str = "text/html",
+    *,
+    backend: str | None = None,
+    names: Collection[str] = (ROBOTS_META,),
+) -> Page:
+    """Links, title and robots directives of a page fetched from `url` (its final URL).
+
+    See `Links`. With a robots directive `nofollow` or `none` no link is returned and
+    `nofollow` is True. At most MAX_LINKS distinct links are returned, the first in document
+    order; `links_dropped` counts the distinct followable links after them.
+    """
+    links = Links(names)
+    extract(body, content_type, (links,), backend)
+    return links.page(url)
 
 
 def parse_html(
-    url: str, body: bytes, content_type: str = "text/html"
+    url: str, body: bytes, content_type: str = "text/html", *, backend: str | None = None
 ) -> tuple[tuple[str, ...], str | None, bool]:
-    """(links, title, nofollow) of a page: `parse_page` without the rejected links."""
-    page = parse_page(url, body, content_type)
+    """(links, title, nofollow) of a page: `parse_page` without the rest."""
+    page = parse_page(url, body, content_type, backend=backend)
     return page.links, page.title, page.nofollow
 
 
 def _resolve(base: str, href: str, rejected: list[str]) -> str | None:
     href = href.strip()
-    if not href or href.startswith("#"):
+    if not href or href[0] == "#":
         return None
+    hash_at = href.find("#")
+    if hash_at > 0:  # the fragment is dropped from the link: one cache entry for `x#a`, `x#b`
+        href = href[:hash_at]
     # What the result depends on: nothing but the href when it is an absolute web URL, only the
-    # origin of `base` when it is an absolute path, else all of `base`. Keyed so, the cache
-    # below serves the links that every page of a site repeats (menus, footers).
-    if href.startswith("/") and not href.startswith("//"):
-        scope = base[: base.find("/", base.find("//") + 2)] if "//" in base else base
+    # origin of `base` for an absolute path, its directory for a relative path, and all of it
+    # for a query. Keyed so, the cache below serves the links that the pages of a site repeat
+    # (menus, footers, the links between the pages of one folder).
+    first = href[0]
+    if first == "/":
+        if href.startswith("//"):
+            scope = base[: base.find("//")] if "//" in base else base  # the scheme
+        else:
+            scope = base[: base.find("/", base.find("//") + 2)] if "//" in base else base
+    elif first == "?":
+        scope = base
     elif href[:8].lower().startswith(("http://", "https://")):
         scope = ""
     else:
-        scope = base
+        path_end = base.find("?")
+        slash = base.rfind("/", 0, path_end if path_end >= 0 else len(base))
+        scope = base[: slash + 1] if slash > base.find("//") + 1 else base
     link, reject = _join(scope, href)
     if reject is not None and len(rejected) < MAX_REJECTED:
         rejected.append(reject)
@@ -157,151 +260,3 @@ def _join(base: str, href: str) -> tuple[str | None, str | None]:
     except (InvalidURL, ValueError):
         web = absolute[:8].lower().startswith(("http://", "https://"))
         return None, absolute[:MAX_REJECTED_LENGTH] if web else None
-
-
-@functools.lru_cache(maxsize=256)
-def _usable(label: str) -> str | None:
-    """The name to give lxml for an encoding `label` from a header or a page, or None when the
-    label is to be ignored: unknown to libxml2, or an encoding browsers must not support."""
-    label = label.strip().lower()
-    if not label or _FORBIDDEN_LABEL.search(label):
-        return None
-    try:
-        if codecs.lookup(label).name in _FORBIDDEN_CODECS:
-            return None
-    except LookupError:
-        pass  # Python does not know it; libxml2 (iconv) may
-    if label in _WINDOWS_1252:
-        label = "windows-1252"
-    try:
-        etree.HTMLParser(encoding=label)  # cheap: the name is checked, nothing is parsed
-    except (LookupError, ValueError):  # unknown; not even a name (a NUL in it)
-        return None
-    return label
-
-
-def _detect(body: bytes) -> str | None:
-    """charset_normalizer's guess (as bs4 makes it), on the first DETECT_BYTES only."""
-    if _detect_charset is None:
-        return None
-    guess = _detect_charset(body[:DETECT_BYTES]).get("encoding")
-    if not isinstance(guess, str):
-        return None
-    return _usable(guess) or _usable(guess.replace("_", "-"))
-
-
-def _encoding(body: bytes, content_type: str) -> str:
-    """The encoding to read `body` in, always one that lxml knows.
-
-    In order: a byte-order mark; the Content-Type charset; an XML declaration or a <meta>
-    charset in the first PRESCAN_BYTES (UTF-16 there means UTF-8: the page was readable as
-    ASCII); UTF-8 if the whole page is valid UTF-8; charset detection; windows-1252. Labels
-    that browsers ignore are skipped. bs4 would find the <meta> and detect by itself, but its
-    <meta> search is quadratic on a page full of `<meta ` (minutes for a few megabytes), so it is
-    always handed an encoding here and never gets to search.
-    """
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return name
-    header = _CHARSET.search(content_type or "")
-    if header is not None and (name := _usable(header.group(1))):
-        return name
-    head = body[:PRESCAN_BYTES]
-    declared = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
-    if declared is not None and (name := _usable(declared.group(1).decode("ascii"))):
-        return "utf-8" if _UTF16.match(name) else name
-    if body.isascii():
-        return "utf-8"
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return "utf-8"
-    return _detect(body) or "windows-1252"
-
-
-def _decode(body: bytes, encoding: str) -> str:
-    """`body` as text whatever it holds, by Python's codecs: in `encoding` if Python knows it as
-    a text encoding, else in UTF-8; what does not decode becomes U+FFFD. Never raises."""
-    try:
-        return body.decode(encoding, errors="replace")
-    except (LookupError, UnicodeError):  # unknown to Python, not a text encoding, no "replace"
-        return body.decode("utf-8", errors="replace")
-
-
-def _soup(body: bytes, content_type: str) -> BeautifulSoup:
-    """The strained soup of a page, whatever its bytes and whatever its Content-Type says."""
-    encoding = _encoding(body, content_type)
-    try:
-        return BeautifulSoup(body, "lxml", parse_only=_WANTED, from_encoding=encoding)
-    except (ParserRejectedMarkup, ValueError):
-        # ParserRejectedMarkup: lxml refused the bytes in every encoding bs4 tried (an older
-        # libxml2 stops at an invalid byte). ValueError: lxml refused a charset "name" that bs4
-        # cut out of the page itself (`<meta charset=` then a NUL). Either way: decode the bytes
-        # here, and let lxml parse text.
-        return BeautifulSoup(_decode(body, encoding), "lxml", parse_only=_WANTED)
-
-
-def parse_page(url: str, body: bytes, content_type: str = "text/html") -> Page:
-    """Links, title and robots meta of a page fetched from `url` (its final URL).
-
-    Links come from a/area href, frame/iframe src and link rel=next/prev, resolved against
-    <base href>, canonicalised, non-http(s) and fragments dropped, rel=nofollow honoured; with
-    <meta name=robots content=nofollow|none> no link is returned and `nofollow` is True. At most
-    MAX_LINKS distinct links are returned, the first in document order; `links_dropped` counts
-    the distinct followable links after them.
-    """
-    soup = _soup(body, content_type)
-    rejected: list[str] = []
-    base = url
-    base_tag = soup.find("base", href=True)
-    if isinstance(base_tag, Tag):
-        base = _resolve(url, str(base_tag["href"]), []) or url
-
-    nofollow = False
-    for meta in soup.find_all("meta"):
-        if str(meta.get("name", "")).lower() in ("robots",) and _tokens(meta.get("content")) & {
-            "nofollow",
-            "none",
-        }:
-            nofollow = True
-
-    title = None
-    title_tag = soup.find("title")
-    if isinstance(title_tag, Tag):
-        text = title_tag.get_text()
-        title = " ".join(clean_text(text, limit=len(text)).split())[:MAX_TITLE] or None
-
-    if nofollow:
-        return Page((), title, True)
-
-    links: dict[str, None] = {}
-    dropped: set[str] = set()
-    resolved: dict[str, str | None] = {}  # href as written -> link: each spelling resolved once
-    for tag in soup.find_all(["a", "area", "frame", "iframe", "link"]):
-        name = tag.name
-        if name in ("a", "area"):
-            if "nofollow" in _tokens(tag.get("rel")):
-                continue
-            href = tag.get("href")
-        elif name == "link":
-            if not _tokens(tag.get("rel")) & {"next", "prev"}:
-                continue
-            href = tag.get("href")
-        else:
-            href = tag.get("src")
-        if not href:
-            continue
-        href = str(href)
-        if href in resolved:
-            link = resolved[href]
-        else:
-            link = resolved[href] = _resolve(base, href, rejected)
-        if link is None or link in links:
-            continue
-        if len(links) < MAX_LINKS:
-            links[link] = None
-        else:
-            dropped.add(link)
-    return Page(tuple(links), title, False, tuple(dict.fromkeys(rejected)), len(dropped))

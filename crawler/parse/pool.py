@@ -22,12 +22,15 @@ import multiprocessing
 import queue
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext, SpawnProcess
 
 from ..messages import ParseJob, ParseResult
 from . import child
+from .backends import get_backend
+from .extract import ROBOTS_META
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +53,20 @@ class ParserPool:
     """`size` parser processes, each fed through its own Pipe."""
 
     def __init__(
-        self, size: int, *, parse_timeout: float = 30.0, ctx: SpawnContext | None = None
+        self,
+        size: int,
+        *,
+        parse_timeout: float = 30.0,
+        ctx: SpawnContext | None = None,
+        backend: str | None = None,
+        robots_names: Collection[str] = (ROBOTS_META,),
     ) -> None:
         if size < 1:
             raise ValueError("ParserPool needs at least one process")
+        if backend is not None:
+            get_backend(backend)  # an unknown name fails here, not in every child
+        self._backend = backend
+        self._names = tuple(robots_names)
         self._size = size
         self._timeout = parse_timeout
         self._ctx = ctx or multiprocessing.get_context("spawn")
@@ -76,7 +89,10 @@ class ParserPool:
     def _spawn(self) -> _Parser:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
-            target=child.main, args=(child_end,), name="crawl-parser", daemon=True
+            target=child.main,
+            args=(child_end, self._backend, self._names),
+            name="crawl-parser",
+            daemon=True,
         )
         process.start()
         child_end.close()  # the child holds its own copy; ours would hide EOF

@@ -6,6 +6,8 @@ import pytest
 
 from crawler.parse.extract import MAX_TITLE, parse_html
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 PAGE = "http://example.com/dir/page.html"
 
 

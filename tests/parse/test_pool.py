@@ -282,3 +282,23 @@ def test_a_job_frame_round_trips_its_body_as_is() -> None:
     frame = job.to_bytes()
     assert body in frame  # the body travels as is, not pickled
     assert ParseJob.from_bytes(frame) == job
+
+
+@pytest.mark.parametrize("backend", ["selectolax", "bs4"])
+def test_the_backend_and_robots_names_reach_the_child(backend: str) -> None:
+    body = (
+        b'<title>r</title><meta name="Crawl" content="noindex, max-snippet:0">'
+        b'<meta name="otherbot" content="nofollow"><template><a href="/t">t</a></template>'
+    )
+    job = ParseJob(1, "http://h.example/", body, "text/html")
+    with ParserPool(1, backend=backend, robots_names=("robots", "crawl")) as pool:
+        result = pool.parse(job)
+    assert result.error is None
+    assert result.robots == ("noindex", "max-snippet:0")
+    # selectolax leaves <template> contents out (as HTML says), bs4 does not: which ran shows.
+    assert result.links == (() if backend == "selectolax" else ("http://h.example/t",))
+
+
+def test_an_unknown_backend_is_refused_before_any_process_starts() -> None:
+    with pytest.raises(ValueError, match="unknown parser backend"):
+        ParserPool(1, backend="nope")
