@@ -20,7 +20,8 @@ import pytest
 from crawler.config import DEFAULT_PARSER, PARSER_BACKENDS
 from crawler.parse.backends import BACKENDS, get_backend
 from crawler.parse.extract import MAX_LINKS, Page, parse_page
-from crawler.sitegen import HOSTILE_HREFS, Site
+from crawler.sitegen import Site
+from tests.routes import HOSTILE_HREFS, FixtureSite
 
 REFERENCE = "bs4"
 NAMES = ("robots", "crawl")  # <meta name=robots> and the default user agent's token
@@ -123,7 +124,7 @@ def disagreements(
 
 def synthetic_cases() -> list[tuple[str, str, bytes, str]]:
     """Every page of the test site (default size, both hosts), and its special pages."""
-    site = Site(("127.0.0.1", "127.0.0.2"), port=8000)
+    site = FixtureSite(("127.0.0.1", "127.0.0.2"), port=8000)
     cases = []
     for host in site.hosts:
         for index in range(site.pages):
@@ -136,7 +137,9 @@ def synthetic_cases() -> list[tuple[str, str, bytes, str]]:
 
 def site_case(site: Site, path: str) -> tuple[str, str, bytes, str]:
     """The page the test site answers for `path` on 127.0.0.1, as a case."""
-    status, headers, body = site.respond("127.0.0.1", path)
+    answer = site.respond("127.0.0.1", path)
+    assert isinstance(answer, tuple), path
+    status, headers, body = answer
     assert status == 200, path
     return path, site.base("127.0.0.1") + path.lstrip("/"), body, headers.get("Content-Type", "")
 
@@ -225,7 +228,7 @@ def generated_page(seed: int) -> bytes:
 def hostile_cases() -> list[tuple[str, str, bytes, str]]:
     """The hostile content of the test site (lying headers and markup, extremes, hostile
     paths), compressed bombs read as HTML, and garbage bytes."""
-    site = Site(("127.0.0.1",), port=8000)
+    site = FixtureSite(("127.0.0.1",), port=8000)
     lies = (
         *("binary-as-html", "html-as-octet-stream", "no-charset", "wrong-charset"),
         *("bad-charset-label", "utf-16-bom", "deep-nesting", "many-links"),
@@ -328,7 +331,7 @@ def test_content_after_the_html_end_tag_is_read() -> None:
 
 
 def test_nesting_past_the_libxml2_depth_limit_loses_nothing() -> None:
-    case, url, body, ctype = site_case(Site(("127.0.0.1",), port=8000), "/lies/deep-nesting")
+    case, url, body, ctype = site_case(FixtureSite(("127.0.0.1",), port=8000), "/lies/deep-nesting")
     for name, page in outcomes(url, body, ctype, case).items():
         assert page.links == (
             "http://127.0.0.1:8000/page/1",
