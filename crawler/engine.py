@@ -288,7 +288,7 @@ def _admit_sitemaps(
     for seed in seeds:
         parts = urlsplit(seed)
         origins.setdefault(f"{parts.scheme}://{parts.netloc}", seed)
-    reader = SitemapReader(timeout=config.timeout)
+    reader = SitemapReader(timeout=config.timeout, guard=guard)
     with new_session(config.user_agent, config.per_host, adapter) as session:
         for origin, seed in origins.items():
             listed: list[str] = []

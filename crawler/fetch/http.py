@@ -10,7 +10,8 @@ import contextlib
 import dataclasses
 import hashlib
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import requests
 import urllib3
@@ -149,26 +150,63 @@ def _caused_by_timeout(exc: BaseException) -> bool:
     return False
 
 
-def fetch(
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What one `bounded_get` got: the answer's status and headers, its body when it was read
+    (2xx only), or the error that ended the exchange (`(kind, message)`)."""
+
+    url: str  # the URL that answered (after redirects, when they are followed)
+    status: int | None = None
+    reason: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    size: int = 0  # bytes of (decoded) body read
+    truncated: bool = False  # the body was cut at max_bytes (truncate=True)
+    error: tuple[ErrorKind, str] | None = None
+    elapsed_ms: int = 0
+    warc_id: str | None = None  # with --warc: the WARC record of this answer (store/warc.py)
+
+
+def bounded_get(
     session: requests.Session,
     url: str,
     *,
     timeout: float,
     max_bytes: int,
     guard: Guard | None = None,
-) -> FetchResult:
-    """GET `url` once, without following redirects; never raises for network trouble.
+    follow_redirects: bool = False,
+    truncate: bool = False,
+    cap_label: str | None = None,
+) -> Reply:
+    """GET `url` under the crawl's bounds: the one path every request of a crawl takes (pages,
+    robots.txt, sitemaps). Never raises for network trouble: it is in `Reply.error`.
 
-    With a `guard` (netguard.py) the peer address is checked on connect and the whole exchange
-    is cut at the deadline, even when the server drips its headers a byte at a time.
+    Bounds: each connect and read waits at most `timeout`; the whole exchange at most `timeout *
+    DEADLINE_FACTOR` (with a `guard`, its reaper cuts the connection then, even while the server
+    drips its headers; the body loop checks the same deadline); the (decoded) body at most
+    `max_bytes`: over it is a `too_large` error, or with `truncate` the body is cut there; the
+    peer address is checked by the guard on connect (and, with --warc, the exchange archived
+    when the guard's block exits). Only a 2xx body is read: another answer is drained (a small
+    one, to keep its connection) and returned with its headers (a redirect's Location, a
+    Retry-After). Redirects are followed only with `follow_redirects`.
     """
-    scope = guard.request(None, timeout * DEADLINE_FACTOR) if guard else None
-    result = _get(session, url, scope, timeout=timeout, max_bytes=max_bytes)
+    deadline_s = timeout * DEADLINE_FACTOR
+    scope = guard.request(None, deadline_s) if guard else None
+    reply = _get(
+        session,
+        url,
+        scope,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        follow_redirects=follow_redirects,
+        truncate=truncate,
+        label=cap_label or f"{max_bytes} bytes",
+    )
     exchanges = scope.state.exchanges if scope is not None else None
     if exchanges and exchanges[-1].record_id is not None:
         # With --warc, the guard archived the exchange when its block exited.
-        result = dataclasses.replace(result, warc_id=exchanges[-1].record_id)
-    return result
+        reply = dataclasses.replace(reply, warc_id=exchanges[-1].record_id)
+    return reply
 
 
 def _get(
@@ -178,12 +216,19 @@ def _get(
     *,
     timeout: float,
     max_bytes: int,
-) -> FetchResult:
+    follow_redirects: bool,
+    truncate: bool,
+    label: str,
+) -> Reply:
     started = time.monotonic()
-    deadline = started + timeout * DEADLINE_FACTOR
+    deadline_s = timeout * DEADLINE_FACTOR
+    deadline = started + deadline_s
     status: int | None = None
-    content_type: str | None = None
+    reason = ""
+    headers: Mapping[str, str] = {}
+    answered = url
     size = 0
+    truncated = False
     try:
         with (
             scope if scope is not None else contextlib.nullcontext() as state,
@@ -191,64 +236,99 @@ def _get(
                 _prepare(session, url),
                 timeout=timeout,
                 stream=True,
-                allow_redirects=False,
+                allow_redirects=follow_redirects,
                 proxies={},
             ) as response,
         ):
-            status = response.status_code
-            content_type = response.headers.get("Content-Type")
-            if status in REDIRECT_STATUSES and "Location" in response.headers:
+            status, reason, headers = response.status_code, response.reason or "", response.headers
+            answered = response.url or url
+            if not 200 <= status < 300:
                 _cut_short(state)  # for the archive, if drain leaves part of the body unread
                 drain(response)
-                return FetchResult(
-                    url,
-                    status,
-                    content_type,
-                    location=response.headers["Location"],
-                    elapsed_ms=_ms(started),
-                )
-            if not 200 <= status < 300:
+                return Reply(answered, status, reason, headers, elapsed_ms=_ms(started))
+            declared = headers.get("Content-Length", "")
+            over = declared.isascii() and declared.isdigit() and int(declared) > max_bytes
+            if over and not truncate:
                 _cut_short(state)
-                drain(response)
-                return FetchResult(
-                    url,
-                    status,
-                    content_type,
-                    retry_after=response.headers.get("Retry-After"),
-                    error_kind=ErrorKind.HTTP,
-                    error_message=clean_text(f"HTTP {status} {response.reason or ''}".strip()),
-                    elapsed_ms=_ms(started),
-                )
-            declared = response.headers.get("Content-Length", "")
-            if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-                _cut_short(state)
-                raise _TooLarge(f"Content-Length {declared} is over --max-bytes {max_bytes}")
+                raise _TooLarge(f"Content-Length {declared} is over {label}")
             chunks: list[bytes] = []
             # iter_content decodes gzip/deflate, so the cap applies to the decoded size.
             for chunk in response.iter_content(CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
+                if size + len(chunk) > max_bytes:
                     _cut_short(state)
-                    raise _TooLarge(f"body over --max-bytes {max_bytes}")
+                    if not truncate:
+                        size += len(chunk)
+                        raise _TooLarge(f"body over {label}")
+                    chunks.append(chunk[: max_bytes - size])
+                    size, truncated = max_bytes, True
+                    break
+                size += len(chunk)
                 if time.monotonic() > deadline:
                     _cut_short(state, "time")
-                    raise _Deadline(f"no complete answer within {timeout * DEADLINE_FACTOR:g} s")
+                    raise _Deadline(f"no complete answer within {deadline_s:g} s")
                 chunks.append(chunk)
             body = b"".join(chunks)
     except (requests.RequestException, _TooLarge, _Deadline) as exc:
-        kind, message = classify(exc)
+        return Reply(
+            answered,
+            status,
+            reason,
+            headers,
+            size=size,
+            error=classify(exc),
+            elapsed_ms=_ms(started),
+        )
+    return Reply(answered, status, reason, headers, body, size, truncated, elapsed_ms=_ms(started))
+
+
+def fetch(
+    session: requests.Session,
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    guard: Guard | None = None,
+) -> FetchResult:
+    """GET `url` once (`bounded_get`), without following redirects; never raises for network
+    trouble. With a `guard` (netguard.py) the peer address is checked on connect and the whole
+    exchange is cut at the deadline, even when the server drips its headers a byte at a time.
+    """
+    got = bounded_get(
+        session,
+        url,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        guard=guard,
+        cap_label=f"--max-bytes {max_bytes}",
+    )
+    content_type = got.headers.get("Content-Type")
+    common = {"elapsed_ms": got.elapsed_ms, "warc_id": got.warc_id}
+    if got.error is not None:
+        kind, message = got.error
         return FetchResult(
             url,
-            status,
+            got.status,
             content_type,
             error_kind=kind,
             error_message=message,
-            elapsed_ms=_ms(started),
-            size=size,
+            size=got.size,
+            **common,
         )
-    return FetchResult(
-        url, status, content_type, body=body, elapsed_ms=_ms(started), size=len(body)
-    )
+    if got.status in REDIRECT_STATUSES and "Location" in got.headers:
+        return FetchResult(
+            url, got.status, content_type, location=got.headers["Location"], **common
+        )
+    if got.body is None:
+        return FetchResult(
+            url,
+            got.status,
+            content_type,
+            retry_after=got.headers.get("Retry-After"),
+            error_kind=ErrorKind.HTTP,
+            error_message=clean_text(f"HTTP {got.status} {got.reason}".strip()),
+            **common,
+        )
+    return FetchResult(url, got.status, content_type, body=got.body, size=got.size, **common)
 
 
 def _cut_short(state: RequestState | None, reason: str = "length") -> None:

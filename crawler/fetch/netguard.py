@@ -601,12 +601,13 @@ def _send_captured(conn: Any, data: Any) -> None:
         exchange.sent += data
 
 
-class GuardedHTTPConnection(HTTPConnection):
-    """An urllib3 HTTP connection whose peer is checked against the guard's current policy.
+class _GuardedConnectionMixin:
+    """The peer check (and, with --warc, the capture) of a guarded urllib3 connection, written
+    once for HTTP and HTTPS.
 
     The check runs in `_new_conn()` (right after the TCP handshake, the one place both HTTP and
-    HTTPS connections get their socket), again in `connect()` as a safety net, and in
-    `request()` for a connection reused from the pool.
+    HTTPS connections get their socket, so before a TLS handshake), again in `connect()` as a
+    safety net, and in `request()` for a connection reused from the pool.
     """
 
     netguard: Guard | None = None
@@ -614,68 +615,51 @@ class GuardedHTTPConnection(HTTPConnection):
     _exchange: Exchange | None = None
 
     def _new_conn(self) -> socket.socket:
-        return _admit_new(self, super()._new_conn())
+        return _admit_new(self, super()._new_conn())  # type: ignore[misc]
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         _admit_connected(self, reconnect_if_dead=False)
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         _admit_connected(self, reconnect_if_dead=True)
         _begin_exchange(self, args, kwargs)
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
     def send(self, data: Any) -> None:
-        super().send(data)  # connects first if need be: the peer is known after it
+        super().send(data)  # type: ignore[misc]  # connects first if need be: the peer is known after it
         _send_captured(self, data)
 
 
-class GuardedHTTPSConnection(HTTPSConnection):
-    """The HTTPS twin of `GuardedHTTPConnection` (checked before the TLS handshake)."""
+class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):  # type: ignore[misc]
+    """An urllib3 HTTP connection whose peer is checked against the guard's current policy."""
+
+
+class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):  # type: ignore[misc]
+    """An urllib3 HTTPS connection whose peer is checked (before the TLS handshake)."""
+
+
+class _GuardedPoolMixin:
+    """Binds each new connection of a pool to the pool's guard (HTTP and HTTPS alike)."""
 
     netguard: Guard | None = None
-    _netguard_owner: RequestState | None = None
-    _exchange: Exchange | None = None
 
-    def _new_conn(self) -> socket.socket:
-        return _admit_new(self, super()._new_conn())
-
-    def connect(self) -> None:
-        super().connect()
-        _admit_connected(self, reconnect_if_dead=False)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        _admit_connected(self, reconnect_if_dead=True)
-        _begin_exchange(self, args, kwargs)
-        super().request(*args, **kwargs)
-
-    def send(self, data: Any) -> None:
-        super().send(data)  # connects first if need be: the peer is known after it
-        _send_captured(self, data)
+    def _new_conn(self) -> Any:
+        conn = super()._new_conn()  # type: ignore[misc]
+        conn.netguard = self.netguard
+        return conn
 
 
-class GuardedHTTPConnectionPool(HTTPConnectionPool):
+class GuardedHTTPConnectionPool(_GuardedPoolMixin, HTTPConnectionPool):
     """A pool of `GuardedHTTPConnection`s bound to the pool's guard."""
 
     ConnectionCls = GuardedHTTPConnection
-    netguard: Guard | None = None
-
-    def _new_conn(self) -> Any:
-        conn = super()._new_conn()
-        conn.netguard = self.netguard  # type: ignore[attr-defined]
-        return conn
 
 
-class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+class GuardedHTTPSConnectionPool(_GuardedPoolMixin, HTTPSConnectionPool):
     """A pool of `GuardedHTTPSConnection`s bound to the pool's guard."""
 
     ConnectionCls = GuardedHTTPSConnection
-    netguard: Guard | None = None
-
-    def _new_conn(self) -> Any:
-        conn = super()._new_conn()
-        conn.netguard = self.netguard  # type: ignore[attr-defined]
-        return conn
 
 
 class GuardedPoolManager(PoolManager):
@@ -697,7 +681,7 @@ class GuardedPoolManager(PoolManager):
         request_context: dict[str, Any] | None = None,
     ) -> HTTPConnectionPool:
         pool = super()._new_pool(scheme, host, port, request_context)
-        if isinstance(pool, GuardedHTTPConnectionPool | GuardedHTTPSConnectionPool):
+        if isinstance(pool, _GuardedPoolMixin):
             pool.netguard = self.netguard
         return pool
 

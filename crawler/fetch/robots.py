@@ -6,7 +6,6 @@ is disallowed for now, retried after `unreachable_ttl`. At most 500 KiB of the b
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -18,7 +17,7 @@ import requests
 from protego import Protego
 
 from ..errors import ErrorKind
-from .http import classify, drain
+from .http import bounded_get
 from .netguard import Guard
 
 logger = logging.getLogger(__name__)
@@ -108,36 +107,29 @@ class RobotsCache:
         return list(entry.parser.sitemaps)
 
     def _load(self, entry: _Entry, origin: str, session: requests.Session) -> None:
-        url = origin + "/robots.txt"
-        try:
-            with (
-                self._guard.request(None, self._timeout * 3)
-                if self._guard
-                else contextlib.nullcontext(),
-                session.get(url, timeout=self._timeout, stream=True) as response,
-            ):
-                status = response.status_code
-                if not 200 <= status < 300:
-                    drain(response)  # keeps the connection for the pages that follow
-                if 400 <= status < 500:
-                    entry.allow_all = True
-                    return
-                if status >= 500 or status < 200 or status >= 300:
-                    entry.reason = f"robots.txt answered {status}"
-                    entry.expires_at = self._clock() + self._unreachable_ttl
-                    return
-                body = b""
-                for chunk in response.iter_content(64 * 1024):
-                    body += chunk
-                    if len(body) >= ROBOTS_MAX_BYTES:
-                        body = body[:ROBOTS_MAX_BYTES]
-                        break
-        except requests.RequestException as exc:
-            entry.kind, message = classify(exc)
+        got = bounded_get(
+            session,
+            origin + "/robots.txt",
+            timeout=self._timeout,
+            max_bytes=ROBOTS_MAX_BYTES,
+            guard=self._guard,
+            follow_redirects=True,
+            truncate=True,  # RFC 9309 2.5: a crawler may parse only the first 500 KiB
+        )
+        if got.error is not None:
+            entry.kind, message = got.error
             entry.reason = f"robots.txt unreachable: {message}"
             entry.expires_at = self._clock() + self._unreachable_ttl
             return
-        text = body.decode("utf-8", errors="replace")
+        status = got.status or 0
+        if 400 <= status < 500:
+            entry.allow_all = True
+            return
+        if got.body is None:
+            entry.reason = f"robots.txt answered {status}"
+            entry.expires_at = self._clock() + self._unreachable_ttl
+            return
+        text = got.body.decode("utf-8", errors="replace")
         entry.parser = Protego.parse(text)
         if self._on_body is not None:
             self._on_body(origin, text)

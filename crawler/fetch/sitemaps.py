@@ -13,7 +13,6 @@ robots.txt rules for the page URLs are the caller's business.
 
 from __future__ import annotations
 
-import time
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -23,7 +22,8 @@ import requests
 from lxml import etree
 
 from ..urls import InvalidURL, canonicalize
-from .http import CHUNK, DEADLINE_FACTOR, classify
+from .http import CHUNK, bounded_get
+from .netguard import Guard
 
 # The sitemaps.org limit on the uncompressed size of one sitemap file.
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
@@ -109,7 +109,9 @@ class SitemapReader:
         max_bytes: int = MAX_SITEMAP_BYTES,
         max_sitemaps: int = 100,
         max_urls: int = 50_000 * 10,
+        guard: Guard | None = None,
     ) -> None:
+        self._guard = guard  # address policy and deadline, as for pages
         self._timeout = timeout
         self._max_bytes = max_bytes
         self._max_sitemaps = max_sitemaps
@@ -170,37 +172,23 @@ class SitemapReader:
 
     def _fetch(self, session: requests.Session, url: str) -> tuple[bytes, str]:
         """(body, canonical final URL) of a 2xx answer, at most max_bytes; else _FetchError."""
-        deadline = time.monotonic() + self._timeout * DEADLINE_FACTOR
+        got = bounded_get(
+            session,
+            url,
+            timeout=self._timeout,
+            max_bytes=self._max_bytes,
+            guard=self._guard,
+            follow_redirects=True,
+        )
+        if got.error is not None:
+            raise _FetchError(got.error[1])
+        if got.body is None:
+            raise _FetchError(f"HTTP {got.status} {got.reason}".strip())
         try:
-            with session.get(
-                url, timeout=self._timeout, stream=True, allow_redirects=True
-            ) as response:
-                status = response.status_code
-                if not 200 <= status < 300:
-                    raise _FetchError(f"HTTP {status} {response.reason or ''}".strip())
-                declared = response.headers.get("Content-Length", "")
-                if declared.isascii() and declared.isdigit() and int(declared) > self._max_bytes:
-                    raise _FetchError(f"Content-Length {declared} is over {self._max_bytes} bytes")
-                chunks: list[bytes] = []
-                size = 0
-                # iter_content decodes a Content-Encoding, so the cap applies to the decoded size.
-                for chunk in response.iter_content(CHUNK):
-                    size += len(chunk)
-                    if size > self._max_bytes:
-                        raise _FetchError(f"body over {self._max_bytes} bytes")
-                    if time.monotonic() > deadline:
-                        raise _FetchError(
-                            f"no complete answer within {self._timeout * DEADLINE_FACTOR:g} s"
-                        )
-                    chunks.append(chunk)
-                final_url = response.url or url
-        except requests.RequestException as exc:
-            raise _FetchError(classify(exc)[1]) from exc
-        try:
-            final_url = canonicalize(final_url)
+            final_url = canonicalize(got.url)
         except InvalidURL:
             final_url = url
-        return b"".join(chunks), final_url
+        return got.body, final_url
 
 
 class _FetchError(Exception):

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from crawler.errors import ErrorKind
-from crawler.fetch.http import classify
+from crawler.fetch.http import classify, fetch, new_adapter, new_session
 from crawler.fetch.netguard import (
     KINDS,
     AddressPolicy,
@@ -35,6 +35,8 @@ from crawler.fetch.netguard import (
     policy_for_seeds,
     refusal_of,
 )
+from crawler.fetch.robots import RobotsCache
+from crawler.fetch.sitemaps import SitemapReader
 
 JOIN_S = 5.0
 PUBLIC_SEED = policy_for_seeds(["93.184.215.14"], allow_private=False)  # only compared, never used
@@ -577,3 +579,42 @@ def test_reaper_starts_lazily_and_stops_on_close(server):
 def test_deadline_must_be_positive(guard):
     with pytest.raises(ValueError):
         guard.request(deadline_s=0)
+
+
+# -- one bounded GET for pages, robots.txt and sitemaps ------------------------------------
+
+
+@pytest.fixture
+def loopback() -> Iterator[tuple[Guard, requests.Session]]:
+    """A guard whose default policy allows loopback, and a crawl session through it."""
+    g = Guard(default_policy=LOOPBACK_SEED)
+    s = new_session("crawl-test", 2, new_adapter(2, g))
+    yield g, s
+    s.close()
+    g.close()
+
+
+@pytest.mark.parametrize("handler", [drip_header_bytes, drip_body(True)], ids=["headers", "body"])
+@pytest.mark.parametrize("reader", ["page", "robots.txt", "sitemap"])
+def test_pages_robots_and_sitemaps_are_cut_at_the_same_deadline(
+    raw_server, loopback, reader, handler
+):
+    # All three go through http.bounded_get: read timeout 0.5 s, so the deadline is 1.5 s,
+    # while the server drips a byte every 0.3 s (each read is within the read timeout).
+    guard, session = loopback
+    origin = f"http://127.0.0.1:{raw_server(handler).port}"
+    started = time.monotonic()
+    if reader == "page":
+        result = fetch(session, origin + "/", timeout=0.5, max_bytes=10**6, guard=guard)
+        message = result.error_message or ""
+        assert result.error_kind is ErrorKind.TIMEOUT
+    elif reader == "robots.txt":
+        verdict = RobotsCache("crawl-test", 0.5, guard=guard).check(origin + "/", session)
+        message = verdict.reason
+        assert not verdict.allowed and verdict.kind is ErrorKind.TIMEOUT
+    else:
+        found = SitemapReader(timeout=0.5, guard=guard).read(session, [origin + "/sitemap.xml"])
+        ((_, message),) = found.errors
+    elapsed = time.monotonic() - started
+    assert 1.4 <= elapsed < DRIP_FOR_S - 1, elapsed
+    assert "within 1.5 s" in message, message
