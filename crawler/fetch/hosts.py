@@ -5,7 +5,7 @@ host: `try_acquire` either grants a permit of the host's `BoundedSemaphore`, par
 host's deque (all permits taken), or names the time before which the host may not be asked.
 Whoever releases a permit takes one parked item back to the frontier, under the same lock as the
 parking; a requeued item that then leaves without a permit (stop, robots) hands on to the next
-one (`kick`). So a parked item is never stranded.
+one (`kick`). So a parked item is never stranded. Idle slots are collected once there are many.
 """
 
 from __future__ import annotations
@@ -41,6 +41,13 @@ class HostSlot:
     crawl_delay: float = 0.0
     parked: deque[WorkItem] = field(default_factory=deque)
     active: int = 0
+    last_used: float = 0.0  # when `HostSlots.get` last handed it out (for idle collection)
+
+    def idle(self, now: float) -> bool:
+        """Nothing in flight, nothing parked, no politeness wait left: forgetting the slot
+        changes nothing (its robots Crawl-delay is set again before its next request)."""
+        with self.lock:
+            return self.active == 0 and not self.parked and self.next_allowed_at <= now
 
     def __post_init__(self) -> None:
         self.sem = threading.BoundedSemaphore(self.per_host)
@@ -76,25 +83,57 @@ class HostSlot:
             return self.parked.popleft() if self.parked else None
 
 
+# A long crawl meets many hosts; past this many slots, idle ones are collected.
+MAX_SLOTS = 10_000
+# A slot unused this long may be collected: longer than a fetcher holds one between `get` and
+# `try_acquire` (a robots.txt fetch, bounded by its deadline), so no two slots of one host live.
+IDLE_AFTER = 300.0
+
+
 class HostSlots:
-    """The registry of host slots, created on first use."""
+    """The registry of host slots, created on first use; idle ones are collected when there
+    are more than `max_slots` (a long crawl of many hosts stays bounded)."""
 
     def __init__(
-        self, per_host: int, delay: float = 0.0, clock: Callable[[], float] = time.monotonic
+        self,
+        per_host: int,
+        delay: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        max_slots: int = MAX_SLOTS,
+        idle_after: float = IDLE_AFTER,
     ) -> None:
         self._per_host = per_host
         self._delay = delay
         self.clock = clock
         self._lock = threading.Lock()
         self._slots: dict[str, HostSlot] = {}
+        self._max_slots = max_slots
+        self._idle_after = idle_after
+        self._collect_at = max_slots  # the size at which the next collection runs
+        self.collected = 0
 
     def get(self, key: str) -> HostSlot:
         """The slot of a host key, created if new."""
+        now = self.clock()
         with self._lock:
             slot = self._slots.get(key)
             if slot is None:
+                if len(self._slots) >= self._collect_at:
+                    self._collect(now)
                 slot = self._slots[key] = HostSlot(key, self._per_host, self._delay)
+            slot.last_used = now
             return slot
+
+    def _collect(self, now: float) -> None:
+        """Forget the idle slots (under the registry lock). When few are idle, the next
+        collection waits until the registry doubles, so the cost stays linear."""
+        stale = now - self._idle_after
+        idle = [k for k, s in self._slots.items() if s.last_used <= stale and s.idle(now)]
+        for key in idle:
+            del self._slots[key]
+        self.collected += len(idle)
+        self._collect_at = max(self._max_slots, 2 * len(self._slots))
 
     def __len__(self) -> int:
         with self._lock:

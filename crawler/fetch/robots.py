@@ -23,6 +23,9 @@ from .netguard import Guard
 logger = logging.getLogger(__name__)
 
 ROBOTS_MAX_BYTES = 500 * 1024
+# Origins whose robots.txt is kept; past this, the oldest loaded ones are forgotten (and fetched
+# again if their host comes back), so a crawl of many hosts stays bounded.
+MAX_ORIGINS = 10_000
 
 
 @dataclass(slots=True)
@@ -59,6 +62,7 @@ class RobotsCache:
         unreachable_ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         guard: Guard | None = None,
+        max_origins: int = MAX_ORIGINS,
         on_body: Callable[[str, str], None] | None = None,
     ) -> None:
         self._guard = guard
@@ -68,7 +72,8 @@ class RobotsCache:
         self._unreachable_ttl = unreachable_ttl
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, _Entry] = {}  # insertion order: the oldest first
+        self._max_origins = max_origins
         self.fetches = 0
 
     def check(self, url: str, session: requests.Session) -> RobotsVerdict:
@@ -79,6 +84,9 @@ class RobotsCache:
             entry = self._entries.get(origin)
             mine = entry is None or (entry.ready.is_set() and entry.expires_at <= self._clock())
             if mine:
+                if entry is None and len(self._entries) >= self._max_origins:
+                    self._forget_oldest()
+                self._entries.pop(origin, None)  # re-inserted last: it is the newest now
                 entry = self._entries[origin] = _Entry()
                 self.fetches += 1
         assert entry is not None
@@ -97,6 +105,17 @@ class RobotsCache:
         allowed = entry.parser.can_fetch(url, self._user_agent)
         delay = entry.parser.crawl_delay(self._user_agent) or 0.0
         return RobotsVerdict(allowed, float(delay), "" if allowed else "disallowed by robots.txt")
+
+    def _forget_oldest(self) -> None:
+        """Drop the oldest loaded entries down to three quarters of the cap (under the lock;
+        one still loading is kept: threads wait on it). A thread holding an entry keeps it."""
+        excess = len(self._entries) - self._max_origins * 3 // 4
+        for origin in [o for o, e in self._entries.items() if e.ready.is_set()][:excess]:
+            del self._entries[origin]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
     def sitemaps(self, origin: str) -> list[str]:
         """The Sitemap lines of an origin's robots.txt (after a `check` of one of its URLs)."""

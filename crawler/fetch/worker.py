@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Host keys whose address verdict is remembered; the oldest are forgotten past this (and looked
+# up again if met again), so a crawl of many hosts stays bounded.
+MAX_REFUSALS = 10_000
+
 
 @dataclass
 class Counters:
@@ -189,6 +193,8 @@ class FetcherThread(threading.Thread):
         refusal = next(filter(None, (policy.refusal(ip) for ip in host_addresses(url))), None)
         with services.counters.lock:
             services.refusals[key] = refusal
+            if len(services.refusals) > MAX_REFUSALS:
+                del services.refusals[next(iter(services.refusals))]  # the oldest
         return refusal
 
     def _kick(self, slot: HostSlot) -> None:

@@ -216,3 +216,36 @@ def test_host_slots_get_is_thread_safe():
     assert len(got) == 8
     assert all(s is got[0] for s in got)
     assert len(slots) == 1
+
+
+def test_idle_slots_are_collected_in_a_crawl_of_many_hosts():
+    now = [0.0]
+    slots = HostSlots(per_host=1, clock=lambda: now[0], max_slots=10, idle_after=5.0)
+    busy = slots.get("busy")
+    assert busy.try_acquire(item("busy"), now[0]) is Grant.GO
+    parked = slots.get("parked")
+    assert parked.try_acquire(item("p1"), now[0]) is Grant.GO
+    assert parked.try_acquire(item("p2"), now[0]) is Grant.PARKED
+    assert parked.release() is not None  # p2 handed back; the host is free but p2 is due
+    polite = slots.get("polite")
+    polite.delay = 1000.0
+    assert polite.try_acquire(item("polite"), now[0]) is Grant.GO
+    polite.release()  # idle, but may not be asked again for 1000 s: forgetting it would cheat
+    for n in range(1000):
+        now[0] += 1.0
+        slots.get(f"host-{n}")
+    assert len(slots) <= 20  # bounded: about twice max_slots at most
+    assert slots.collected >= 980
+    # The busy and the polite slots are the same objects as before.
+    assert slots.get("busy") is busy
+    assert slots.get("polite") is polite
+
+
+def test_a_recently_used_slot_is_not_collected():
+    now = [0.0]
+    slots = HostSlots(per_host=1, clock=lambda: now[0], max_slots=2, idle_after=5.0)
+    a = slots.get("a")
+    slots.get("b")
+    now[0] = 3.0
+    slots.get("c")  # a and b were used 3 s ago: too recent to forget
+    assert slots.get("a") is a

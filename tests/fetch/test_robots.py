@@ -246,3 +246,23 @@ def test_body_under_the_cap_is_read_whole(session, mock):
     mock.get(ROBOTS, body=body)
     cache = RobotsCache(UA, timeout=5)
     assert cache.check(f"{ORIGIN}/late", session).allowed is False
+
+
+# -- a crawl of many hosts -----------------------------------------------------------------
+
+
+def test_robots_entries_stay_bounded_and_a_forgotten_one_is_fetched_again(session, mock):
+    origins = [f"http://127.0.0.{n}:8000" for n in range(1, 21)]
+    for origin in origins:
+        mock.get(f"{origin}/robots.txt", body=RULES)
+    cache = RobotsCache(UA, timeout=5, max_origins=4)
+    for origin in origins:
+        assert cache.check(f"{origin}/private/x", session).allowed is False
+        assert cache.check(f"{origin}/public", session).allowed is True
+        assert len(cache) <= 4
+    assert cache.fetches == 20
+    cache.check(f"{origins[-1]}/again", session)  # still kept: not fetched again
+    assert cache.fetches == 20
+    cache.check(f"{origins[0]}/again", session)  # forgotten long ago: fetched again
+    assert cache.fetches == 21
+    assert robots_calls(mock, f"{origins[0]}/robots.txt") == 2
