@@ -82,6 +82,21 @@ def _size(text: str) -> int:
     return int(number) * units[unit]
 
 
+def _bounded(field: str):  # type: ignore[no-untyped-def]
+    """The argparse type of a bounded option: the same message as config.validate gives."""
+    from .config import BOUNDS
+
+    option, bound = BOUNDS[field]
+
+    def convert(text: str) -> float | int:
+        try:
+            return bound.parse(option, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{option}: ")) from None
+
+    return convert
+
+
 def _regex(text: str) -> str:
     import re
 
@@ -107,13 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--threads",
-        type=_int_at_least(1),
+        type=_bounded("threads"),
         default=DEFAULT_THREADS,
         help=f"fetcher threads (default {DEFAULT_THREADS})",
     )
     p.add_argument(
         "--parsers",
-        type=_int_at_least(1),
+        type=_bounded("parsers"),
         default=DEFAULT_PARSERS,
         help=f"parser processes (default min(4, CPUs) = {DEFAULT_PARSERS})",
     )
@@ -125,25 +140,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--per-host",
-        type=_int_at_least(1),
+        type=_bounded("per_host"),
         default=DEFAULT_PER_HOST,
         help=f"concurrent requests to one host at most (default {DEFAULT_PER_HOST})",
     )
     p.add_argument(
         "--depth",
-        type=_int_at_least(0),
+        type=_bounded("depth"),
         default=None,
         help="link depth from a seed at most (seed = 0; default unlimited)",
     )
     p.add_argument(
         "--max-pages",
-        type=_int_at_least(1),
+        type=_bounded("max_pages"),
         default=None,
         help="stop admitting URLs after N (default unlimited)",
     )
     p.add_argument(
         "--max-pages-per-host",
-        type=_int_at_least(1),
+        type=_bounded("max_pages_per_host"),
         default=None,
         metavar="N",
         help="admit at most N URLs of one host; more are recorded as traps (default unlimited)",
@@ -172,34 +187,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--delay",
-        type=_seconds,
+        type=_bounded("delay"),
         default=0.0,
         metavar="SECONDS",
         help="least time between two requests to one host (default 0)",
     )
     p.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=_bounded("timeout"),
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"connect and read timeout (default {DEFAULT_TIMEOUT:g})",
     )
     p.add_argument(
         "--max-bytes",
-        type=_int_at_least(1),
+        type=_bounded("max_bytes"),
         default=DEFAULT_MAX_BYTES,
         metavar="N",
         help=f"largest body kept (default {DEFAULT_MAX_BYTES})",
     )
     p.add_argument(
         "--retries",
-        type=_int_at_least(0),
+        type=_bounded("retries"),
         default=DEFAULT_RETRIES,
         help=f"retries of transient failures (default {DEFAULT_RETRIES})",
     )
     p.add_argument(
         "--max-redirects",
-        type=_int_at_least(0),
+        type=_bounded("max_redirects"),
         default=DEFAULT_MAX_REDIRECTS,
         help=f"redirect hops followed at most (default {DEFAULT_MAX_REDIRECTS})",
     )
@@ -509,6 +524,13 @@ def _crawl(
             summary_line(summary.pages, summary.error_count, summary.bytes, summary.seconds),
             file=stderr,
         )
+    if summary.exit_reason is ExitReason.ERROR:
+        print(
+            "crawl: error: the crawl stopped on an internal fault (above); its state is saved:"
+            f" continue with --resume --output {config.output}",
+            file=stderr,
+        )
+        return ExitCode.INTERNAL_ERROR
     if summary.exit_reason is ExitReason.INTERRUPTED:
         print(f"crawl: interrupted; continue with --resume --output {config.output}", file=stderr)
         return ExitCode.INTERRUPTED

@@ -36,6 +36,66 @@ DEFAULT_WARC_MAX_SIZE = 1024**3
 
 
 @dataclass(frozen=True, slots=True)
+class Bound:
+    """The values an option accepts: checked before anything starts, one message for all."""
+
+    low: float
+    high: float | None  # None: safe at any size
+    seconds: bool = False  # a number of seconds (float), else a whole number
+    low_open: bool = False  # the low end itself is refused (`--timeout 0`)
+
+    def describe(self) -> str:
+        """What the option accepts, as the usage error says it."""
+        kind = "a number of seconds" if self.seconds else "a whole number"
+        low = f"more than {self.low:g}" if self.low_open else f"at least {self.low:g}"
+        high = f" and at most {self.high:g}" if self.high is not None else ""
+        return f"must be {kind}, {low}{high}"
+
+    def parse(self, option: str, text: str) -> float | int:
+        """`text` as a value of `option`; ValueError("--option: must be ...") if it is not one."""
+        try:
+            value: float | int = float(text) if self.seconds else int(text)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{option}: {self.describe()}, got {text!r}") from None
+        self.check(option, value, shown=text)
+        return value
+
+    def check(self, option: str, value: float | int, *, shown: str | None = None) -> None:
+        """ValueError("--option: must be ...") for a value out of bounds (NaN and inf too)."""
+        above_low = value > self.low if self.low_open else value >= self.low
+        below_high = value < float("inf") if self.high is None else value <= self.high
+        if not (above_low and below_high):
+            raise ValueError(f"{option}: {self.describe()}, got {shown or value}")
+
+
+# Upper bounds: past them an option only takes the machine (or the crawl) down. README lists them.
+MAX_THREADS = 512  # each a thread with its own session and sockets
+MAX_PARSERS = 64  # each a Python process (~20-40 MB); more than cores only adds switches
+MAX_PER_HOST = 64  # sizes the connection pool; no polite crawler opens more to one host
+MAX_DELAY = 86_400.0  # one day between two requests to a host
+MAX_TIMEOUT = 3_600.0  # one hour for a connect or a read
+MAX_MAX_BYTES = 1024**3  # 1 GiB: a body is held in memory while it is fetched and parsed
+MAX_RETRIES = 20
+MAX_MAX_REDIRECTS = 50
+MAX_MAX_TIME = 30 * 86_400.0  # thirty days for a whole crawl
+
+# Config field -> (option, bound). Options with no upper bound are safe at any size.
+BOUNDS: dict[str, tuple[str, Bound]] = {
+    "threads": ("--threads", Bound(1, MAX_THREADS)),
+    "parsers": ("--parsers", Bound(1, MAX_PARSERS)),
+    "per_host": ("--per-host", Bound(1, MAX_PER_HOST)),
+    "depth": ("--depth", Bound(0, None)),
+    "max_pages": ("--max-pages", Bound(1, None)),
+    "max_pages_per_host": ("--max-pages-per-host", Bound(1, None)),
+    "delay": ("--delay", Bound(0, MAX_DELAY, seconds=True)),
+    "timeout": ("--timeout", Bound(0, MAX_TIMEOUT, seconds=True, low_open=True)),
+    "max_bytes": ("--max-bytes", Bound(1, MAX_MAX_BYTES)),
+    "retries": ("--retries", Bound(0, MAX_RETRIES)),
+    "max_redirects": ("--max-redirects", Bound(0, MAX_MAX_REDIRECTS)),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything a crawl needs to know; see DESIGN.md for the meaning of each option."""
 
@@ -89,33 +149,12 @@ class Config:
 
 def validate(config: Config) -> None:
     """Raise ValueError("--option: reason") for the first bad value."""
-    positive = {
-        "--threads": config.threads,
-        "--parsers": config.parsers,
-        "--per-host": config.per_host,
-        "--max-bytes": config.max_bytes,
-    }
-    for option, value in positive.items():
-        if value < 1:
-            raise ValueError(f"{option}: must be at least 1, got {value}")
-    if config.depth is not None and config.depth < 0:
-        raise ValueError(f"--depth: must be 0 or more, got {config.depth}")
-    if config.max_pages is not None and config.max_pages < 1:
-        raise ValueError(f"--max-pages: must be at least 1, got {config.max_pages}")
-    if config.max_pages_per_host is not None and config.max_pages_per_host < 1:
-        raise ValueError(
-            f"--max-pages-per-host: must be at least 1, got {config.max_pages_per_host}"
-        )
+    for name, (option, bound) in BOUNDS.items():
+        value = getattr(config, name, None)
+        if value is not None:
+            bound.check(option, value)
     if config.warc_max_size < 1:
         raise ValueError(f"--warc-max-size: must be at least 1 byte, got {config.warc_max_size}")
-    if config.retries < 0:
-        raise ValueError(f"--retries: must be 0 or more, got {config.retries}")
-    if config.max_redirects < 0:
-        raise ValueError(f"--max-redirects: must be 0 or more, got {config.max_redirects}")
-    if not config.delay >= 0 or config.delay == float("inf"):
-        raise ValueError(f"--delay: must be a finite number of seconds >= 0, got {config.delay}")
-    if not config.timeout > 0 or config.timeout == float("inf"):
-        raise ValueError(f"--timeout: must be a finite number of seconds > 0, got {config.timeout}")
     if config.parser not in PARSER_BACKENDS:
         raise ValueError(
             f"--parser: must be one of {', '.join(PARSER_BACKENDS)}, got {config.parser!r}"

@@ -124,8 +124,9 @@ def crawl(
     """
     stop = stop or threading.Event()
     started = time.monotonic()
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
 
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    faults = ThreadFaults().install()  # a thread of the crawl that dies stops it
     pool = ParserPool(
         config.parsers,
         parse_timeout=config.parse_timeout,
@@ -208,6 +209,13 @@ def crawl(
             if progress is not None:
                 progress.update(_snapshot(services))
             watchdog.check()
+            if faults.fault is not None:
+                # A thread of the crawl died: its work would never be done and join() never
+                # return. Stop as on Ctrl-C (the journal keeps what is left) and report it.
+                logger.critical("stopping the crawl: %s", faults.fault)
+                frontier.stop()
+                exit_reason = ExitReason.ERROR
+                break
             if stop.is_set() and not frontier.stopping:
                 logger.info("stop requested: finishing requests in flight")
                 frontier.stop()
@@ -216,6 +224,7 @@ def crawl(
         exit_reason = ExitReason.ERROR
         raise
     finally:
+        faults.uninstall()
         if frontier is not None and exit_reason is ExitReason.ERROR and not frontier.stopping:
             frontier.stop()
             frontier.wait(config.timeout * 4)
@@ -264,6 +273,43 @@ def _open_archive(config: Config) -> WarcArchive:
     return WarcArchive(
         config.output, max_size=config.warc_max_size, info=info, resume=config.resume
     )
+
+
+class ThreadFaults:
+    """Catches an exception that ends any thread while a crawl runs (`threading.excepthook`).
+
+    Fetcher threads turn their faults into records, so this is for what must never happen: a
+    thread of the frontier or a fetcher's loop itself dying. The engine then stops the crawl
+    with exit reason "error" instead of waiting for work that the dead thread would have done.
+    """
+
+    def __init__(self) -> None:
+        self.fault: str | None = None
+        self._previous = threading.excepthook
+        self._before: set[int | None] = set()
+
+    def install(self) -> ThreadFaults:
+        """Start catching (the previous hook is restored by `uninstall`)."""
+        self._previous = threading.excepthook
+        self._before = {t.ident for t in threading.enumerate()}
+        threading.excepthook = self._hook
+        return self
+
+    def uninstall(self) -> None:
+        """Restore the hook that was there before."""
+        if threading.excepthook == self._hook:
+            threading.excepthook = self._previous
+
+    def _hook(self, args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit or args.thread is None or args.thread.ident in self._before:
+            self._previous(args)  # not a thread of this crawl
+            return
+        name = args.thread.name
+        if self.fault is None:
+            self.fault = f"{name} died: {args.exc_type.__name__}: {args.exc_value}"
+        logger.critical(
+            "%s died", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+        )
 
 
 def _keep_options(storage: Storage, config: Config, seeds: Sequence[str]) -> None:

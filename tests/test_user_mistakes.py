@@ -10,9 +10,12 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from crawler.store.writer import read_records
 
@@ -140,3 +143,47 @@ def test_two_crawls_into_one_folder(make_site, tmp_path: Path) -> None:
     taken = _run(str(seeds), "--output", str(out), *FAST, "--overwrite", "--depth", "0")
     assert taken.returncode == 0, taken.stderr
     assert f"process {dead.pid}" in taken.stderr and "no longer running" in taken.stderr
+
+
+# -- 3. option values that take the machine down ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--parsers", "10000"),
+        ("--threads", "100000"),
+        ("--per-host", "99999999999"),
+        ("--delay", "1e308"),
+        ("--timeout", "1e308"),
+        ("--max-bytes", "1e99"),
+        ("--retries", "1000000"),
+        ("--max-redirects", "100000"),
+    ],
+)
+def test_option_values_that_take_the_machine_down(tmp_path: Path, option: str, value: str) -> None:
+    out = tmp_path / "out"
+    result = _run("http://127.0.0.1:9/", option, value, "--output", str(out), timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert f"{option}: must be" in result.stderr and "at most" in result.stderr
+    assert not out.exists(), "something started before the value was checked"
+
+
+def test_a_thread_that_dies_stops_the_crawl(site, tmp_path: Path, monkeypatch) -> None:
+    from crawler import Config, crawl
+    from crawler.frontier.memory import MemoryFrontier
+
+    def dies(self: MemoryFrontier) -> None:
+        raise RuntimeError("the timer thread broke")
+
+    # The timer thread requeues deferred items (--delay): dead, the queue would never drain.
+    monkeypatch.setattr(MemoryFrontier, "_run_timer", dies)
+    config = Config(output=tmp_path / "out", threads=4, parsers=1, delay=0.2, timeout=5)
+    result: list[Any] = []
+    runner = threading.Thread(target=lambda: result.append(crawl(config, site.seed_urls())))
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "the crawl hung after a thread died"
+    (summary,) = result
+    assert summary.exit_reason == "error"
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["exit_reason"] == "error"
