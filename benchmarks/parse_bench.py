@@ -27,6 +27,31 @@ TARGET = 1.7
 WARMUP_PAGES = 8
 
 
+def backend_costs(pages: list[tuple[str, bytes]], repeats: int = 3) -> list[dict[str, Any]]:
+    """CPU ms per page of `parse_page` with each installed backend, in this process, one
+    thread: the least of `repeats` passes over `pages`, each with the link cache emptied first
+    (a parser process starts with it empty too)."""
+    from crawler.parse import extract
+    from crawler.parse.backends import BACKENDS, available
+
+    costs = []
+    for name in BACKENDS:
+        if not available(name):
+            continue
+        best = float("inf")
+        links = 0
+        for _ in range(repeats):
+            extract._join.cache_clear()
+            cpu0 = time.process_time()
+            links = sum(
+                len(extract.parse_page(url, body, "text/html", backend=name).links)
+                for url, body in pages
+            )
+            best = min(best, time.process_time() - cpu0)
+        costs.append({"backend": name, "ms_per_page": 1000 * best / len(pages), "links": links})
+    return costs
+
+
 def pool_throughput(pages: list[tuple[str, bytes]], processes: int) -> dict[str, Any]:
     """Pages/s of a ParserPool of `processes`, fed by 2 x `processes` threads.
 
@@ -166,6 +191,7 @@ def parse_only(
     the medians are over the clean rounds (over all of them if none was clean).
     """
     pages = SitePages(spec).all_pages()
+    backends = backend_costs(pages)
     runs: list[dict[str, Any]] = []
     while sum(r["clean"] for r in runs) < rounds and len(runs) < 3 * rounds:
         waited = wait_for_quiet(quiet_wait)[0] if quiet_wait > 0 else 0.0
@@ -194,6 +220,7 @@ def parse_only(
     counted = [r for r in runs if r["clean"]] or runs
     return {
         "cpus": os.cpu_count(),
+        "backends": backends,
         "rounds": runs,
         "counted": len([r for r in runs if r["clean"]]),
         "pool_speedup_median": statistics.median(r["pool_speedup"] for r in counted),
@@ -204,9 +231,20 @@ def parse_only(
 
 def parse_report(result: dict[str, Any], spec: SiteSpec) -> str:
     """The parse-only table."""
+    if spec.root is not None:
+        what = f"parse only: the {spec.pages} pages of {spec.root}"
+    else:
+        what = f"parse only: {spec.pages} stored pages of {spec.page_bytes} B, {spec.links} links"
+    base = {c["backend"]: c["ms_per_page"] for c in result["backends"]}.get("bs4")
     lines = [
-        f"parse only: {spec.pages} stored pages of {spec.page_bytes} B, {spec.links} links each, "
-        f"{result['cpus']} CPUs",
+        f"{what}, {result['cpus']} CPUs",
+        "  backends (parse_page in this process, best of 3 passes, link cache emptied first):",
+        *(
+            f"  {c['backend']:>10}  {c['ms_per_page']:7.2f} CPU ms/page"
+            + (f"  bs4 / this = {base / c['ms_per_page']:.1f}x" if base else "")
+            + f"  ({c['links']} links)"
+            for c in result["backends"]
+        ),
         "  pool = crawler.parse.pool.ParserPool fed through its pipes by 2 threads per process;",
         "  free = parse_html in independent processes, no pipes (what the machine allows)",
         f"  {'round':>5} {'what':>5} {'procs':>5} {'seconds':>8} {'pages/s':>8} {'x 1 proc':>8} "

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .corpus import DirectorySite
+
 READY_TIMEOUT = 30.0
 CONTROL_TIMEOUT = 10.0
 MAX_HEAD = 64 * 1024
@@ -60,8 +62,11 @@ class SiteSpec:
     skew: float | None = None
     latency: float = 0.0
     seed: int = 1
+    root: str | None = None  # a folder of files served as host 1 instead (benchmarks/corpus.py)
 
     def __post_init__(self) -> None:
+        if self.root is not None and self.hosts != 1:
+            raise ValueError(f"--hosts: a folder is served as one host, got {self.hosts}")
         if not 1 <= self.hosts <= 254:
             raise ValueError(f"--hosts: must be 1..254, got {self.hosts}")
         if self.pages < self.hosts:
@@ -96,11 +101,17 @@ class SiteSpec:
         return [first] + [rest // others + (1 if i < rest % others else 0) for i in range(others)]
 
     def roots(self, port: int) -> list[str]:
-        """The seed URL of every host (canonical form: host, port, `/`)."""
+        """The seed URL of every host (canonical form: host, port, `/`; a folder's index.html)."""
+        if self.root is not None:
+            return [f"http://127.0.0.1:{port}/index.html"]
         return [f"http://{a}:{port}/" for a in self.addresses()]
 
     def page_urls(self, port: int) -> list[str]:
         """Every page of the site as a canonical URL: what a complete crawl fetches."""
+        if self.root is not None:
+            from .corpus import reachable
+
+            return [f"http://127.0.0.1:{port}{path}" for path in reachable(self.root)]
         urls = []
         for address, count in zip(self.addresses(), self.pages_per_host(), strict=True):
             urls.append(f"http://{address}:{port}/")
@@ -114,20 +125,25 @@ def page_path(index: int) -> str:
 
 
 class SitePages:
-    """Renders the pages of a SiteSpec; heads are built once, the padding is shared."""
+    """Renders the pages of a SiteSpec with the weight of real pages.
+
+    A page is a document head (charset, viewport, description, inline style), a header with the
+    site's navigation, an article of prose paragraphs with inline markup (em, strong, code,
+    abbr, links), a data table and a smaller one, a definition list, a figure with a caption, an
+    aside and a footer: about 280 tags in 40 KB, like the documentation and news pages of the
+    web. Its `links` links (to page i+1, then pseudo-random pages of the same host) are spread
+    over the navigation, the prose, the tables and the footer. The blocks of markup are built
+    once per site; a page is their concatenation with its own links, so the server renders it
+    in microseconds.
+    """
 
     def __init__(self, spec: SiteSpec) -> None:
         self.spec = spec
         self.counts = spec.pages_per_host()
-        self._heads: list[list[bytes]] = [[] for _ in self.counts]
         rng = random.Random(f"filler:{spec.seed}")
-        paragraphs: list[str] = []
-        size = 0
-        while size < spec.page_bytes + 200:
-            para = "<p>" + " ".join(rng.choice(_WORDS) for _ in range(50)) + "</p>\n"
-            paragraphs.append(para)
-            size += len(para)
-        self._filler = "".join(paragraphs).encode()
+        self._paragraphs = [_paragraph(rng) for _ in range(_BLOCKS)]
+        self._tables = [_table(rng, rows) for rows in (10, 5)]
+        self._extras = _extras(rng)
 
     def links(self, host: int, index: int) -> list[int]:
         """The pages (of the same host) that page `index` of `host` links to: next, then random."""
@@ -135,37 +151,123 @@ class SitePages:
         rng = random.Random(f"{self.spec.seed}:{host}:{index}")
         return [(index + 1) % count] + [rng.randrange(count) for _ in range(self.spec.links - 1)]
 
-    def _head(self, host: int, index: int) -> bytes:
-        heads = self._heads[host]
-        if not heads:
-            heads.extend(self._build_head(host, i) for i in range(self.counts[host]))
-        return heads[index]
-
-    def _build_head(self, host: int, index: int) -> bytes:
-        items = "".join(
-            f'<li><a href="{page_path(j)}">page {j}</a></li>' for j in self.links(host, index)
-        )
-        return (
-            '<!doctype html><html><head><meta charset="utf-8">'
-            f"<title>Page {index} of host {host + 1}</title></head><body>"
-            f"<h1>Page {index}</h1><ul>{items}</ul>\n"
-        ).encode()
-
     def render(self, host: int, index: int) -> bytes:
-        """The HTML of page `index` of host number `host` (0-based): `page_bytes` long, or
-        just longer when the links alone need more room."""
-        head = self._head(host, index)
-        tail = b"</body></html>\n"
-        pad = max(0, self.spec.page_bytes - len(head) - len(tail))
-        return head + self._filler[:pad] + tail
+        """The HTML of page `index` of host number `host` (0-based): about `page_bytes` long
+        (at least the head, navigation and footer, with every link)."""
+        anchors = [
+            f'<a href="{page_path(j)}">{_WORDS[j % len(_WORDS)]} {j}</a>'
+            for j in self.links(host, index)
+        ]
+        # A third of the links in the navigation, a sixth in the footer, the rest in the text.
+        nav_n = max(1, len(anchors) // 3)
+        foot_n = len(anchors) // 6
+        nav, text_links = anchors[:nav_n], anchors[nav_n : len(anchors) - foot_n]
+        foot = anchors[len(anchors) - foot_n :]
+        head = (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Page {index} of host {host + 1} &mdash; benchmark site</title>"
+            f'<meta name="description" content="Page {index}, generated for the benchmark.">'
+            f'<style>{_STYLE}</style></head>\n<body><header><p class="brand">Benchmark site'
+            "</p><nav><ul>"
+            + "".join(f"<li>{a}</li>" for a in nav)
+            + f"</ul></nav></header>\n<main><article><h1>Page {index}</h1>\n"
+        ).encode()
+        tail = (
+            "</article><aside><h2>See also</h2><p>Related pages are listed in the footer.</p>"
+            "</aside></main>\n<footer><ul>"
+            + "".join(f"<li>{a}</li>" for a in foot)
+            + "</ul><p>&copy; benchmark &middot; generated</p></footer></body></html>\n"
+        ).encode()
+        budget = self.spec.page_bytes - len(head) - len(tail)
+        # Blocks: paragraphs, a table after the third and another after the twelfth (if the
+        # page is that long), the extras after the eighth. Links go one or more to a paragraph.
+        paragraphs = max(1, budget // _PARAGRAPH_BYTES)
+        per_paragraph = -(-len(text_links) // paragraphs)
+        parts = [head]
+        first = (host * 7919 + index * 104729) % _BLOCKS  # where this page's text starts
+        size = 0
+        i = 0
+        while (size < budget or text_links) and i < 10_000:
+            piece = self._paragraphs[(first + i) % _BLOCKS]
+            parts.append(piece)
+            size += len(piece) + 6
+            if text_links:
+                mine, text_links = text_links[:per_paragraph], text_links[per_paragraph:]
+                link_text = (" See " + ", ".join(mine) + ".").encode()
+                parts.append(link_text)
+                size += len(link_text)
+            parts.append(b"</p>\n")
+            if i == 3 or i == 12:
+                parts.append(self._tables[i // 12])
+                size += len(parts[-1])
+            elif i == 8:
+                parts.append(self._extras)
+                size += len(parts[-1])
+            i += 1
+        parts.append(tail)
+        return b"".join(parts)
 
     def all_pages(self) -> list[tuple[str, bytes]]:
         """(path-like name, body) of every page, for parsing without a server."""
+        if self.spec.root is not None:
+            from .corpus import folder_pages
+
+            return folder_pages(self.spec.root)
         return [
             (f"http://127.0.0.{h + 1}{page_path(i)}", self.render(h, i))
             for h, count in enumerate(self.counts)
             for i in range(count)
         ]
+
+
+_BLOCKS = 64  # distinct paragraphs per site
+_PARAGRAPH_BYTES = 1000  # about, with its link
+_STYLE = "body{font:16px/1.5 sans-serif;max-width:50em;margin:auto}table{border-collapse:collapse}"
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    text = " ".join(rng.choice(_WORDS) for _ in range(words))
+    return text[0].upper() + text[1:] + "."
+
+
+def _paragraph(rng: random.Random) -> bytes:
+    """A paragraph of about 900 bytes with one or two inline elements, without its `</p>`."""
+    sentences = [_sentence(rng, rng.randrange(10, 18)) for _ in range(7)]
+    marks = ("em", "strong", "code", "abbr")
+    for k in range(rng.randrange(1, 3)):
+        at = rng.randrange(len(sentences))
+        tag = marks[(k + rng.randrange(4)) % 4]
+        word = rng.choice(_WORDS)
+        extra = ' title="a term"' if tag == "abbr" else ""
+        sentences[at] += f" <{tag}{extra}>{word}</{tag}>"
+    return ("<p>" + " ".join(sentences)).encode()
+
+
+def _table(rng: random.Random, rows: int) -> bytes:
+    """A data table of `rows` rows and 4 columns, with a caption and a header row."""
+    head = "".join(f"<th>{rng.choice(_WORDS)}</th>" for _ in range(4))
+    body = "".join(
+        "<tr>"
+        + f"<td>{rng.choice(_WORDS)}</td>"
+        + "".join(f"<td>{rng.randrange(10_000)}</td>" for _ in range(3))
+        + "</tr>"
+        for _ in range(rows)
+    )
+    return (
+        f"<h2>{_sentence(rng, 3)}</h2><table><caption>{_sentence(rng, 5)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n"
+    ).encode()
+
+
+def _extras(rng: random.Random) -> bytes:
+    """A definition list, a figure and a code block: markup real pages have besides prose."""
+    items = "".join(f"<dt>{rng.choice(_WORDS)}</dt><dd>{_sentence(rng, 9)}</dd>" for _ in range(4))
+    code = "\n".join(" ".join(rng.choice(_WORDS) for _ in range(6)) for _ in range(4))
+    return (
+        f"<dl>{items}</dl><figure><pre><code>{code}</code></pre>"
+        f"<figcaption>{_sentence(rng, 6)}</figcaption></figure>\n"
+    ).encode()
 
 
 # -- the server process ------------------------------------------------------------------------
@@ -213,11 +315,13 @@ class _State:
     def __init__(self, spec: SiteSpec) -> None:
         self.spec = spec
         self.site = SitePages(spec)
+        self.folder = DirectorySite(spec.root) if spec.root is not None else None
         self.hosts = [HostCounters() for _ in spec.addresses()]
         self.reset()
 
     def reset(self) -> None:
-        for host, count in zip(self.hosts, self.site.counts, strict=True):
+        counts = [len(self.folder.files)] if self.folder is not None else self.site.counts
+        for host, count in zip(self.hosts, counts, strict=True):
             host.clear(count)
         self.first_at: float | None = None
         self.last_at: float | None = None
@@ -244,6 +348,8 @@ class _State:
         if path.startswith((b"http://", b"https://")):
             slash = path.find(b"/", path.find(b"//") + 2)
             path = path[slash:] if slash >= 0 else b"/"
+        if self.folder is not None:
+            return self._file(host, path)
         index = -1
         if path == b"/":
             index = 0
@@ -256,6 +362,18 @@ class _State:
             return _HTML_OK, self.site.render(host, index)
         counters.other += 1
         return b"404 Not Found\r\nContent-Type: text/plain", b"not found\n"
+
+    def _file(self, host: int, path: bytes) -> tuple[bytes, bytes]:
+        assert self.folder is not None
+        counters = self.hosts[host]
+        index = self.folder.lookup(path.decode("utf-8", "replace"))
+        if index is None:
+            counters.other += 1
+            return b"404 Not Found\r\nContent-Type: text/plain", b"not found\n"
+        kind, body = self.folder.read(index)
+        counters.pages += 1
+        counters.served[index] = 1
+        return b"200 OK\r\nContent-Type: " + kind.encode(), body
 
 
 class _HttpProtocol(asyncio.Protocol):
