@@ -21,6 +21,8 @@ from typing import TextIO
 
 from . import __version__
 from .config import (
+    DEFAULT_FRONTIER_TIMEOUT,
+    DEFAULT_LEASE,
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_PARSER,
@@ -35,7 +37,7 @@ from .config import (
     SCOPES,
     Config,
 )
-from .errors import ExitCode, ExitReason, SeedError, UsageError
+from .errors import ExitCode, ExitReason, FrontierUnavailable, SeedError, UsageError
 from .sanitize import clean_text
 
 logger = logging.getLogger("crawler")
@@ -265,11 +267,41 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve the bundled demo site on 127.0.0.1 and 127.0.0.2 and crawl it",
     )
+    _add_frontier_options(p)
     noise = p.add_mutually_exclusive_group()
     noise.add_argument("--quiet", "-q", action="store_true", help="no progress bar, errors only")
     noise.add_argument("--verbose", "-v", action="store_true", help="log more on stderr")
     p.add_argument("--version", action="version", version=f"crawl {__version__}")
     return p
+
+
+def _add_frontier_options(p: argparse.ArgumentParser) -> None:
+    """One crawl on many machines: the shared Redis frontier (crawler/frontier/redis.py)."""
+    group = p.add_argument_group("many machines (a shared frontier in Redis)")
+    group.add_argument(
+        "--frontier",
+        metavar="URL",
+        default=None,
+        help="share the crawl through Redis: redis://[:PASSWORD@]HOST:PORT/DB (or rediss://)",
+    )
+    group.add_argument(
+        "--crawl-id", metavar="NAME", default=None, help="the name the workers of one crawl share"
+    )
+    group.add_argument(
+        "--lease",
+        type=_positive_seconds,
+        default=DEFAULT_LEASE,
+        metavar="SECONDS",
+        help=f"a worker silent this long has its URLs put back (default {DEFAULT_LEASE:g})",
+    )
+    group.add_argument(
+        "--frontier-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_FRONTIER_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to retry an unreachable Redis before exiting 1 "
+        f"(default {DEFAULT_FRONTIER_TIMEOUT:g})",
+    )
 
 
 def build_config(args: argparse.Namespace) -> Config:
@@ -298,6 +330,10 @@ def build_config(args: argparse.Namespace) -> Config:
         warc=args.warc,
         warc_max_size=args.warc_max_size,
         resume=args.resume,
+        frontier=args.frontier,
+        crawl_id=args.crawl_id,
+        lease=args.lease,
+        frontier_timeout=args.frontier_timeout,
         quiet=args.quiet,
         verbose=args.verbose,
     )
@@ -380,6 +416,10 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
         from .explain import main as why
 
         return why(words[1:], stderr=stderr)
+    if words[:1] == ["merge"]:  # a seeds file of that name is given as ./merge
+        from .merge import main as merge_main
+
+        return merge_main(words[1:], stderr=stderr)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -416,6 +456,9 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
     except UsageError as exc:
         print(f"crawl: error: {exc}", file=stderr)
         return ExitCode.USAGE
+    except FrontierUnavailable as exc:
+        print(f"crawl: error: {exc}", file=stderr)
+        return ExitCode.INTERNAL_ERROR
     except Exception:
         logger.critical("internal error", exc_info=True)
         return ExitCode.INTERNAL_ERROR
@@ -532,6 +575,9 @@ def _crawl(
         )
         return ExitCode.INTERNAL_ERROR
     if summary.exit_reason is ExitReason.INTERRUPTED:
+        if config.frontier is not None:
+            print("crawl: interrupted; this worker's URLs were handed back", file=stderr)
+            return ExitCode.INTERRUPTED
         print(f"crawl: interrupted; continue with --resume --output {config.output}", file=stderr)
         return ExitCode.INTERRUPTED
     return ExitCode.OK

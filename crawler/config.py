@@ -33,6 +33,13 @@ DEFAULT_PARSER = "lxml"
 DEFAULT_USER_AGENT = f"crawl/{__version__} (+https://example.invalid/crawl)"
 # WARC files are rotated past this size, as Heritrix and wget (--warc-max-size) do.
 DEFAULT_WARC_MAX_SIZE = 1024**3
+# --frontier (the shared Redis frontier): a worker silent this long has its URLs put back. Well
+# above the longest request (REQUEST_DEADLINE_FACTOR x --timeout), which heartbeats do not cover.
+DEFAULT_LEASE = 60.0
+# How long a worker keeps retrying an unreachable Redis before it gives up (exit 1).
+DEFAULT_FRONTIER_TIMEOUT = 30.0
+REQUEST_DEADLINE_FACTOR = 3.0  # = fetch.http.DEADLINE_FACTOR (kept here: config does no I/O)
+_CRAWL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +133,11 @@ class Config:
     warc: bool = False  # write OUTPUT/warc/*.warc.gz and index.cdxj (store/warc.py)
     warc_max_size: int = DEFAULT_WARC_MAX_SIZE
     resume: bool = False
+    # The shared frontier (crawler/frontier/redis.py); None: the in-memory one.
+    frontier: str | None = None
+    crawl_id: str | None = None
+    lease: float = DEFAULT_LEASE
+    frontier_timeout: float = DEFAULT_FRONTIER_TIMEOUT
     quiet: bool = False
     verbose: bool = False
     allow_re: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
@@ -163,6 +175,7 @@ def validate(config: Config) -> None:
         raise ValueError(f"--scope: must be one of {', '.join(SCOPES)}, got {config.scope!r}")
     if not config.user_agent.strip() or any(c in config.user_agent for c in "\r\n\0"):
         raise ValueError("--user-agent: must be a non-empty single line")
+    _validate_frontier(config)
     for option, patterns in (("--allow", config.allow), ("--deny", config.deny)):
         for pattern in patterns:
             try:
@@ -171,3 +184,45 @@ def validate(config: Config) -> None:
                 raise ValueError(
                     f"{option}: invalid regular expression {pattern!r}: {exc}"
                 ) from exc
+
+
+def _validate_frontier(config: Config) -> None:
+    """The --frontier options: a redis:// or rediss:// URL, a crawl id, a lease above the
+    request deadline."""
+    from urllib.parse import urlsplit
+
+    if config.frontier is None:
+        if config.crawl_id is not None:
+            raise ValueError("--crawl-id: only with --frontier")
+        return
+    shape = "redis://[:PASSWORD@]HOST:PORT/DB or rediss://..."
+    try:
+        parts = urlsplit(config.frontier)
+        port, path = parts.port, parts.path.strip("/")
+    except ValueError as exc:
+        raise ValueError(f"--frontier: expected {shape}, got {config.frontier!r}: {exc}") from None
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError(f"--frontier: expected {shape}, got {config.frontier!r}")
+    if port is None or (path and not path.isdigit()) or parts.query or parts.fragment:
+        raise ValueError(f"--frontier: expected {shape}, got {config.frontier!r}")
+    if config.crawl_id is None:
+        raise ValueError("--crawl-id: required with --frontier (the name the workers share)")
+    if not _CRAWL_ID.fullmatch(config.crawl_id):
+        raise ValueError(
+            f"--crawl-id: letters, digits, '.', '_' and '-' (at most 64), got {config.crawl_id!r}"
+        )
+    if config.resume:
+        raise ValueError(
+            "--resume: not with --frontier (start the worker again with the same --crawl-id)"
+        )
+    deadline = config.timeout * REQUEST_DEADLINE_FACTOR
+    if not config.lease > deadline or config.lease == float("inf"):
+        raise ValueError(
+            f"--lease: must be longer than the request deadline "
+            f"({REQUEST_DEADLINE_FACTOR:g} x --timeout = {deadline:g} s), got {config.lease:g}"
+        )
+    if not config.frontier_timeout > 0 or config.frontier_timeout == float("inf"):
+        raise ValueError(
+            f"--frontier-timeout: must be a finite number of seconds > 0, "
+            f"got {config.frontier_timeout}"
+        )

@@ -15,6 +15,10 @@ fetcher borrows an idle parser's Pipe end, sends the page bytes, receives links 
 returns the end. fetchers -> Frontier: links are admitted (one test-and-set under the lock).
 fetchers -> Storage: one record per finished URL, under Storage's lock.
 
+With `--frontier redis://...` the Frontier is the shared one (frontier/redis.py): the same
+protocol, its queue a local `queue.Queue` fed with leased items from Redis, where the visited set,
+per-host permits and delays, leases and the count of open items live for the whole fleet.
+
 Start order: parser processes first (spawn, before any thread exists), then storage, then the
 frontier and the fetcher threads. The main thread waits for `Queue.join()` while it drives the
 progress bar; on a stop request it shelves what is left for `--resume`. Then one sentinel per
@@ -142,22 +146,17 @@ def crawl(
     try:
         # Inside the try: a failure while starting still closes the processes already started.
         pool.start()
-        storage = Storage(config.output, resume=config.resume)
+        # A worker of a shared crawl keeps its earlier records: `crawl merge` reads them all.
+        storage = Storage(config.output, resume=config.resume or config.frontier is not None)
         # What --resume continues with (crawler/resume_options.py); the first seeds are kept.
         storage.journal.save_options(options_to_store(config))
         storage.journal.save_options({"seeds": list(seeds)}, keep=True)
         recorder = Recorder(storage)
         visited, pending = _resumed(config, storage) if config.resume else (set(), [])
-        frontier = MemoryFrontier(
-            config,
-            visited=visited,
-            admitted=len(visited),
-            on_admit=storage.admitted,
-            on_trap=recorder.trap,
-            on_refuse=storage.refusals.refused,
-        )
+        frontier = _open_frontier(config, seeds, visited, storage, recorder.trap)
         _keep_options(storage, config, seeds)
-        hosts = HostSlots(config.per_host, config.delay)
+        # A shared frontier keeps the politeness clock for the whole fleet (on Redis's clock).
+        hosts = HostSlots(config.per_host, config.delay, pace=not frontier.paces_hosts)
         # Seeds on loopback or private addresses (the demo, an intranet) may lead to others of
         # their kind; link-local and metadata addresses stay refused (netguard.py).
         seed_ips = (
@@ -194,10 +193,12 @@ def crawl(
         )
         for item in pending:
             frontier.readmit(item)
-        for seed in seeds:
-            frontier.admit(seed, 0, None, seed)
-        if config.sitemaps:
-            _admit_sitemaps(config, frontier, robots, seeds, services.adapter, guard)
+        if frontier.needs_seeds():
+            for seed in seeds:
+                frontier.admit(seed, 0, None, seed)
+            if config.sitemaps:
+                _admit_sitemaps(config, frontier, robots, seeds, services.adapter, guard)
+            frontier.seeded()
         threads = [FetcherThread(services, i) for i in range(config.threads)]
         for thread in threads:
             thread.start()
@@ -317,6 +318,28 @@ def _keep_options(storage: Storage, config: Config, seeds: Sequence[str]) -> Non
     --resume adds its seeds to those of the first run)."""
     storage.refusals.meta("config", json.dumps(config.to_json()))
     storage.refusals.meta(f"seeds-{datetime.now(UTC).isoformat()}", json.dumps(list(seeds)))
+
+
+def _open_frontier(
+    config: Config,
+    seeds: Sequence[str],
+    visited: set[str],
+    storage: Storage,
+    on_trap: Callable[[WorkItem, str], None],
+) -> Frontier:
+    """The in-memory frontier, or with --frontier the shared one in Redis."""
+    if config.frontier is not None:
+        from .frontier.redis import RedisFrontier  # imports redis-py: only in this mode
+
+        return RedisFrontier(config, seeds, on_trap=on_trap, on_refuse=storage.refusals.refused)
+    return MemoryFrontier(
+        config,
+        visited=visited,
+        admitted=len(visited),
+        on_admit=storage.admitted,
+        on_trap=on_trap,
+        on_refuse=storage.refusals.refused,
+    )
 
 
 def _admit_sitemaps(
@@ -474,6 +497,7 @@ def _finish(
         data["version"] = __version__
         data["bad_seeds"] = list(bad_seeds)
         data["config"] = config.to_json()
+        data["frontier"] = asdict(frontier.stats())
         storage.write_json(SUMMARY_FILE, data)
     finally:
         storage.close()

@@ -52,3 +52,7 @@ class SeedError(UsageError):
     def __init__(self, message: str, bad: tuple[object, ...] = ()) -> None:
         super().__init__(message)
         self.bad = tuple(bad)
+
+
+class FrontierUnavailable(CrawlError):
+    """The shared frontier (Redis) stayed unreachable past --frontier-timeout: exit 1."""

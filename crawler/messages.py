@@ -27,6 +27,7 @@ class WorkItem:
     fetch_url: str | None = None
     hops: int = 0
     via: tuple[str, ...] = ()
+    lease: int = 0  # the shared frontier's lease on this item (0: in-memory frontier)
 
     @property
     def target(self) -> str:
@@ -129,6 +130,9 @@ class Record:
     elapsed_ms: int
     attempts: int = 1
     links_dropped: int = 0  # links past the per-page cap (crawler.parse.extract.MAX_LINKS)
+    # With --frontier: the lease this record was written under; `crawl merge` keeps, per URL,
+    # the record of the last lease (the attempt that committed). null without --frontier.
+    lease: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as the dict that is written, field order as in DESIGN.md."""

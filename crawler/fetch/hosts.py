@@ -49,6 +49,8 @@ class HostSlot:
         with self.lock:
             return self.active == 0 and not self.parked and self.next_allowed_at <= now
 
+    pace: bool = True  # False: a shared frontier keeps the politeness clock for the fleet
+
     def __post_init__(self) -> None:
         self.sem = threading.BoundedSemaphore(self.per_host)
 
@@ -61,7 +63,7 @@ class HostSlot:
                 self.parked.append(item)
                 return Grant.PARKED
             self.active += 1
-            gap = max(self.delay, self.crawl_delay)
+            gap = max(self.delay, self.crawl_delay) if self.pace else 0.0
             if gap > 0:
                 # Politeness counts between request starts, across all threads.
                 self.next_allowed_at = now + gap
@@ -102,9 +104,11 @@ class HostSlots:
         *,
         max_slots: int = MAX_SLOTS,
         idle_after: float = IDLE_AFTER,
+        pace: bool = True,
     ) -> None:
         self._per_host = per_host
         self._delay = delay
+        self._pace = pace
         self.clock = clock
         self._lock = threading.Lock()
         self._slots: dict[str, HostSlot] = {}
@@ -121,7 +125,9 @@ class HostSlots:
             if slot is None:
                 if len(self._slots) >= self._collect_at:
                     self._collect(now)
-                slot = self._slots[key] = HostSlot(key, self._per_host, self._delay)
+                slot = self._slots[key] = HostSlot(
+                    key, self._per_host, self._delay, pace=self._pace
+                )
             slot.last_used = now
             return slot
 

@@ -49,6 +49,22 @@ class RobotsVerdict:
     kind: ErrorKind = ErrorKind.ROBOTS
     # Set when robots.txt was unreachable (5xx, network): the time it will be asked again.
     retry_at: float | None = None
+    # True when this call fetched robots.txt (or waited for another thread's fetch): time has
+    # passed since the item was taken (the shared frontier then re-takes it, see worker.py).
+    fresh: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsOutcome:
+    """What one fetch of robots.txt found, before parsing: shareable between workers.
+
+    `state` is "allow" (4xx: everything allowed), "body" (2xx: `body` holds the text) or
+    "unreachable" (5xx, network: disallow for now, with `kind` and `reason`)."""
+
+    state: str
+    body: str = ""
+    reason: str = ""
+    kind: ErrorKind = ErrorKind.ROBOTS
 
 
 class RobotsCache:
@@ -95,16 +111,22 @@ class RobotsCache:
                 self._load(entry, origin, session)
             finally:
                 entry.ready.set()
-        elif not entry.ready.wait(self._timeout * 3 + 1):
-            return RobotsVerdict(False, reason="robots.txt still loading")
+        else:
+            fresh = not entry.ready.is_set()
+            if fresh and not entry.ready.wait(self._timeout * 3 + 1):
+                return RobotsVerdict(False, reason="robots.txt still loading", fresh=True)
+            mine = fresh
         if entry.allow_all:
-            return RobotsVerdict(True)
+            return RobotsVerdict(True, fresh=mine)
         if entry.parser is None:
             retry_at = entry.expires_at if entry.expires_at != float("inf") else None
-            return RobotsVerdict(False, reason=entry.reason, kind=entry.kind, retry_at=retry_at)
+            return RobotsVerdict(
+                False, reason=entry.reason, kind=entry.kind, retry_at=retry_at, fresh=mine
+            )
         allowed = entry.parser.can_fetch(url, self._user_agent)
         delay = entry.parser.crawl_delay(self._user_agent) or 0.0
-        return RobotsVerdict(allowed, float(delay), "" if allowed else "disallowed by robots.txt")
+        reason = "" if allowed else "disallowed by robots.txt"
+        return RobotsVerdict(allowed, float(delay), reason, fresh=mine)
 
     def _forget_oldest(self) -> None:
         """Drop the oldest loaded entries down to three quarters of the cap (under the lock;
@@ -126,6 +148,23 @@ class RobotsCache:
         return list(entry.parser.sitemaps)
 
     def _load(self, entry: _Entry, origin: str, session: requests.Session) -> None:
+        outcome = self.outcome(origin, session)
+        if outcome.state == "allow":
+            entry.allow_all = True
+        elif outcome.state == "body":
+            entry.parser = Protego.parse(outcome.body)
+            if self._on_body is not None:
+                self._on_body(origin, outcome.body)
+        else:
+            entry.kind, entry.reason = outcome.kind, outcome.reason
+            entry.expires_at = self._clock() + self._unreachable_ttl
+
+    def outcome(self, origin: str, session: requests.Session) -> RobotsOutcome:
+        """Fetch an origin's robots.txt (a subclass may share the answer between workers)."""
+        return self.fetch_outcome(origin, session)
+
+    def fetch_outcome(self, origin: str, session: requests.Session) -> RobotsOutcome:
+        """Fetch an origin's robots.txt over the network."""
         got = bounded_get(
             session,
             origin + "/robots.txt",
@@ -136,19 +175,13 @@ class RobotsCache:
             truncate=True,  # RFC 9309 2.5: a crawler may parse only the first 500 KiB
         )
         if got.error is not None:
-            entry.kind, message = got.error
-            entry.reason = f"robots.txt unreachable: {message}"
-            entry.expires_at = self._clock() + self._unreachable_ttl
-            return
+            kind, message = got.error
+            return RobotsOutcome(
+                "unreachable", reason=f"robots.txt unreachable: {message}", kind=kind
+            )
         status = got.status or 0
         if 400 <= status < 500:
-            entry.allow_all = True
-            return
+            return RobotsOutcome("allow")
         if got.body is None:
-            entry.reason = f"robots.txt answered {status}"
-            entry.expires_at = self._clock() + self._unreachable_ttl
-            return
-        text = got.body.decode("utf-8", errors="replace")
-        entry.parser = Protego.parse(text)
-        if self._on_body is not None:
-            self._on_body(origin, text)
+            return RobotsOutcome("unreachable", reason=f"robots.txt answered {status}")
+        return RobotsOutcome("body", body=got.body.decode("utf-8", errors="replace"))

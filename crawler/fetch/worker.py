@@ -21,7 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ..config import Config
-from ..errors import ErrorKind
+from ..errors import ErrorKind, FrontierUnavailable
 from ..frontier import Frontier
 from ..messages import ParseJob, WorkItem
 from ..parse.pool import ParserPool
@@ -107,6 +107,10 @@ class FetcherThread(threading.Thread):
                 self.busy_with, self.busy_since = item.target, time.monotonic()
                 try:
                     finished = self.handle(item, session)
+                except FrontierUnavailable:
+                    # The shared frontier gave up on Redis: no record (the URL is crawled again
+                    # when the fleet resumes); the engine ends this worker with exit 1.
+                    logger.debug("frontier unavailable while on %s", item.url)
                 except Exception as exc:
                     logger.critical("fetcher fault on %s", item.url, exc_info=True)
                     with services.counters.lock:
@@ -115,7 +119,7 @@ class FetcherThread(threading.Thread):
                 finally:
                     self.busy_with = self.busy_since = None
                     if finished:
-                        frontier.done()
+                        frontier.done(item)
         except BaseException:
             logger.critical("%s stopped by an unexpected exception", self.name, exc_info=True)
             with services.counters.lock:
@@ -158,6 +162,14 @@ class FetcherThread(threading.Thread):
                 self.finish(item, None, (verdict.kind, verdict.reason), final_url=url)
                 return True
             slot.crawl_delay = verdict.crawl_delay
+            if services.frontier.paces_hosts:
+                # The shared frontier keeps the fleet's politeness clock: tell it the
+                # Crawl-delay; a permit granted before a robots.txt fetch (or a wait for one)
+                # is stale, so hand the item back and take it again with a fresh start time.
+                services.frontier.crawl_delay(host_key(url), verdict.crawl_delay)
+                if verdict.fresh:
+                    services.frontier.requeue(item)
+                    return False
         grant = slot.try_acquire(item, services.hosts.clock())
         if grant is Grant.PARKED:
             return False
@@ -243,8 +255,8 @@ class FetcherThread(threading.Thread):
         path = services.storage.save_body(result.url, result.body, result.content_type)
         depth_left = services.config.depth is None or item.depth < services.config.depth
         if depth_left:
-            for link in links:
-                services.frontier.admit(link, item.depth + 1, item.url, item.seed)
+            # One call per page: the shared frontier admits the batch in one round trip.
+            services.frontier.admit_many(links, item.depth + 1, item.url, item.seed)
             for raw in rejected:
                 self._reject(raw, item)
         elif links:

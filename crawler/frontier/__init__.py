@@ -10,6 +10,7 @@ handed on keeps its task open, so `wait()` is true only when every admitted URL 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +28,7 @@ class FrontierStats:
     queued: int
     deferred: int
     trapped: int = 0
+    round_trips: int = 0  # to the shared frontier's server (0 for the in-memory frontier)
 
 
 class Frontier(Protocol):
@@ -34,6 +36,10 @@ class Frontier(Protocol):
 
     def admit(self, url: str, depth: int, parent: str | None, seed: str) -> bool:
         """Admit a canonical URL unless a rule refuses it or it was seen: one test-and-set."""
+        ...
+
+    def admit_many(self, urls: Iterable[str], depth: int, parent: str, seed: str) -> int:
+        """Admit a page's links (one round trip for a shared frontier); returns how many."""
         ...
 
     def readmit(self, item: WorkItem) -> None:
@@ -52,8 +58,8 @@ class Frontier(Protocol):
         """The next item, blocking; None is the sentinel that stops a fetcher."""
         ...
 
-    def done(self, *, finished: bool = True) -> None:
-        """Account for one `take()`: exactly once per item taken and not handed on."""
+    def done(self, item: WorkItem | None = None, *, finished: bool = True) -> None:
+        """Account for one `take()` of `item`: exactly once per item taken and not handed on."""
         ...
 
     def requeue(self, item: WorkItem) -> None:
@@ -66,6 +72,23 @@ class Frontier(Protocol):
 
     def shelve(self, item: WorkItem) -> None:
         """Keep a taken item for later instead of crawling it (after a stop); closes it."""
+        ...
+
+    @property
+    def paces_hosts(self) -> bool:
+        """True when the frontier keeps the per-host politeness clock itself (for a fleet)."""
+        ...
+
+    def crawl_delay(self, host: str, seconds: float) -> None:
+        """Tell the frontier a host's robots.txt Crawl-delay (used when it paces hosts)."""
+        ...
+
+    def needs_seeds(self) -> bool:
+        """Whether the seeds (and sitemaps) must be admitted by this process."""
+        ...
+
+    def seeded(self) -> None:
+        """Say the seeds and sitemaps are in: before this, the crawl cannot be finished."""
         ...
 
     def stop(self) -> None:

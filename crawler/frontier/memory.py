@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from ..config import Config
@@ -171,6 +171,10 @@ class MemoryFrontier:
             self._queue.put(item)
         return True
 
+    def admit_many(self, urls: Iterable[str], depth: int, parent: str, seed: str) -> int:
+        """Admit a page's links one by one; returns how many were admitted."""
+        return sum(self.admit(url, depth, parent, seed) for url in urls)
+
     def readmit(self, item: WorkItem) -> None:
         """Queue an item admitted by an earlier run (--resume): already visited, not yet done."""
         self._check_open()
@@ -197,7 +201,7 @@ class MemoryFrontier:
         """The next item, blocking; None is the sentinel that stops a fetcher."""
         return self._queue.get()
 
-    def done(self, *, finished: bool = True) -> None:
+    def done(self, item: WorkItem | None = None, *, finished: bool = True) -> None:
         """Account for one `take()`: exactly once per item taken."""
         if finished:
             with self._lock:
@@ -236,6 +240,21 @@ class MemoryFrontier:
             self.requeue(item)
 
     # -- stopping --------------------------------------------------------------------------
+
+    @property
+    def paces_hosts(self) -> bool:
+        """False: the fetchers' HostSlots keep politeness in this process."""
+        return False
+
+    def crawl_delay(self, host: str, seconds: float) -> None:
+        """Nothing to do: the host's slot keeps its Crawl-delay."""
+
+    def needs_seeds(self) -> bool:
+        """Always: one process admits its own seeds."""
+        return True
+
+    def seeded(self) -> None:
+        """Nothing to do: the fetchers start after the seeds are in."""
 
     def stop(self) -> None:
         """Stop crawling: new admissions and everything still queued are shelved for resume."""

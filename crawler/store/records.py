@@ -76,5 +76,6 @@ class Recorder:
             elapsed_ms=result.elapsed_ms if result is not None else 0,
             attempts=item.attempt,
             links_dropped=dropped,
+            lease=item.lease or None,
         )
         self.storage.write(record)
