@@ -164,6 +164,7 @@ def run_crawl(
     parser: str | None = None,
     max_seconds: float = MAX_SECONDS,
     quiet_wait: float = QUIET_WAIT,
+    warc: bool = False,
 ) -> CrawlFigures:
     """Crawl the served site in this process and measure it.
 
@@ -191,6 +192,7 @@ def run_crawl(
             quiet=True,
             **({"parser": parser} if parser else {}),
             timeout=max(10.0, 5 * spec.latency),
+            warc=warc,
         )
         sampler = RssSampler(exclude=[server.pid] if server.pid else [])
         children0 = children_cpu()

@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crawl.add_argument("--parsers", type=int, help="parser processes (default: crawl's)")
     crawl.add_argument("--parser", help="HTML parser backend (default: crawl's)")
+    crawl.add_argument("--warc", action="store_true", help="crawl with --warc (web archives)")
     mode = parser.add_argument_group("what to run (default: one crawl)")
     mode.add_argument("--compare", action="store_true", help="also run Scrapy and wget2")
     mode.add_argument("--parse-only", action="store_true", help="the parser pool alone, 1 and 2")
@@ -175,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser=args.parser,
             max_seconds=args.max_seconds,
             quiet_wait=args.quiet_wait,
+            warc=args.warc,
         )
         fig.capacity = self_test(server, fig.rate, args.selftest_seconds)
         print(crawl_report(fig), flush=True)
