@@ -237,6 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also admit the URLs of the seeds' sitemaps (robots.txt Sitemap lines, /sitemap.xml)",
     )
+    # -- mirror (crawler/store/mirror.py) --
+    p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="also fetch page requisites (images, CSS, scripts, media) and keep a browsable copy "
+        "in OUTPUT/mirror/ with links converted to the local files",
+    )
+    p.add_argument(
+        "--span-requisites",
+        action="store_true",
+        help="with --mirror: fetch requisites from any host, as a browser would (--scope still "
+        "decides which links are followed)",
+    )
     p.add_argument(
         "--warc",
         action="store_true",
@@ -329,6 +342,8 @@ def build_config(args: argparse.Namespace) -> Config:
         sitemaps=args.sitemaps,
         warc=args.warc,
         warc_max_size=args.warc_max_size,
+        mirror=args.mirror,
+        span_requisites=args.span_requisites,
         resume=args.resume,
         frontier=args.frontier,
         crawl_id=args.crawl_id,
@@ -408,6 +423,32 @@ def _signals(stop: threading.Event, stderr: TextIO) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def convert_main(argv: Sequence[str], *, stderr: TextIO) -> int:
+    """`crawl convert DIR`: rebuild DIR/mirror/ from DIR/pages/ and DIR/crawl.jsonl, offline."""
+    from .store.mirror import MIRROR_DIR, convert_output
+
+    parser = argparse.ArgumentParser(
+        prog="crawl convert",
+        description="Rebuild DIR/mirror/ (the browsable copy of a --mirror crawl) from DIR/pages/ "
+        "and DIR/crawl.jsonl, without the network: after a kill -9, or to convert again.",
+    )
+    parser.add_argument("dir", type=Path, metavar="DIR", help="the output folder of a crawl")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if not (args.dir / "crawl.jsonl").is_file():
+        print(f"crawl convert: error: DIR: no crawl.jsonl in {args.dir}", file=stderr)
+        return ExitCode.USAGE
+    mirror = convert_output(args.dir)
+    print(
+        f"crawl convert: {mirror.converted} pages converted, {mirror.linked} files linked "
+        f"in {args.dir / MIRROR_DIR}" + (f", {mirror.failures} failed" if mirror.failures else ""),
+        file=stderr,
+    )
+    return ExitCode.INTERNAL_ERROR if mirror.failures else ExitCode.OK
+
+
 def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> int:
     """Run the command; returns the exit code."""
     stderr = stderr or sys.stderr
@@ -420,6 +461,8 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
         from .merge import main as merge_main
 
         return merge_main(words[1:], stderr=stderr)
+    if words[:1] == ["convert"] and not Path("convert").is_file():
+        return convert_main(words[1:], stderr=stderr)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -132,6 +132,10 @@ class Config:
     sitemaps: bool = False
     warc: bool = False  # write OUTPUT/warc/*.warc.gz and index.cdxj (store/warc.py)
     warc_max_size: int = DEFAULT_WARC_MAX_SIZE
+    # --mirror: page requisites too, and a browsable copy in OUTPUT/mirror/ (store/mirror.py);
+    # --span-requisites: requisites from any host, whatever --scope says.
+    mirror: bool = False
+    span_requisites: bool = False
     resume: bool = False
     # The shared frontier (crawler/frontier/redis.py); None: the in-memory one.
     frontier: str | None = None
@@ -173,6 +177,8 @@ def validate(config: Config) -> None:
         )
     if config.scope not in SCOPES:
         raise ValueError(f"--scope: must be one of {', '.join(SCOPES)}, got {config.scope!r}")
+    if config.span_requisites and not config.mirror:
+        raise ValueError("--span-requisites: needs --mirror")
     if not config.user_agent.strip() or any(c in config.user_agent for c in "\r\n\0"):
         raise ValueError("--user-agent: must be a non-empty single line")
     _validate_frontier(config)

@@ -7,13 +7,17 @@
                                └──── admit(links) <──────────┤ <──── ParseResult ──────┘
                                                              └──> Storage (5 store/): pages/,
                                                                   crawl.jsonl, summary.json, state
+                                                                    └──> Mirror (--mirror): mirror/
 
 seeds -> Frontier: the engine admits each seed at depth 0; the Frontier owns the queue and the
 visited set. Frontier -> fetchers: each fetcher `take()`s a WorkItem and calls `done()` exactly
 once for it (parking, deferring and requeueing hand the open task on). fetchers -> parsers: a
 fetcher borrows an idle parser's Pipe end, sends the page bytes, receives links and metadata, and
 returns the end. fetchers -> Frontier: links are admitted (one test-and-set under the lock).
-fetchers -> Storage: one record per finished URL, under Storage's lock.
+fetchers -> Storage: one record per finished URL, under Storage's lock. Storage -> Mirror (with
+--mirror): each written record's body is linked or converted into mirror/ by the fetcher that
+wrote it; the page requisites came back from the parser with the links and were admitted as
+`requisite` items. After the fetchers stop, the mirror's fix-up pass runs (store/mirror.py).
 
 With `--frontier redis://...` the Frontier is the shared one (frontier/redis.py): the same
 protocol, its queue a local `queue.Queue` fed with leased items from Redis, where the visited set,
@@ -59,6 +63,7 @@ from .parse.pool import ParserPool
 from .progress import Progress, Snapshot
 from .resume_options import options_to_store
 from .sanitize import clean_text
+from .store.mirror import Mirror
 from .store.records import Recorder
 from .store.writer import Storage, read_records
 from .urls import in_scope, passes_filters
@@ -142,12 +147,14 @@ def crawl(
     threads: list[FetcherThread] = []
     services: Services | None = None
     warc: WarcArchive | None = None
+    mirror: Mirror | None = None
     exit_reason = ExitReason.ERROR
     try:
         # Inside the try: a failure while starting still closes the processes already started.
         pool.start()
         # A worker of a shared crawl keeps its earlier records: `crawl merge` reads them all.
         storage = Storage(config.output, resume=config.resume or config.frontier is not None)
+        mirror = _start_mirror(config, storage)
         # What --resume continues with (crawler/resume_options.py); the first seeds are kept.
         storage.journal.save_options(options_to_store(config))
         storage.journal.save_options({"seeds": list(seeds)}, keep=True)
@@ -230,6 +237,8 @@ def crawl(
             frontier.stop()
             frontier.wait(config.timeout * 4)
         _teardown(frontier, threads, pool)
+        if mirror is not None:
+            _finish_mirror(mirror)
         if services is not None and services.adapter is not None:
             services.adapter.close()
         if services is not None and services.guard is not None:
@@ -313,6 +322,26 @@ class ThreadFaults:
         )
 
 
+def _start_mirror(config: Config, storage: Storage) -> Mirror | None:
+    """With --mirror: the mirror, converting each saved page as its record is written."""
+    if not config.mirror:
+        return None
+    mirror = Mirror(config.output)
+    if config.resume:
+        mirror.load(read_records(storage.jsonl_path))
+    storage.on_record = mirror.landed
+    return mirror
+
+
+def _finish_mirror(mirror: Mirror) -> None:
+    """The mirror's fix-up pass, at every exit once the fetchers have stopped."""
+    try:
+        again = mirror.finish()
+        logger.info("mirror: %d files converted again in the fix-up pass", again)
+    except Exception:
+        logger.exception("the mirror's fix-up pass failed")
+
+
 def _keep_options(storage: Storage, config: Config, seeds: Sequence[str]) -> None:
     """What `crawl why` needs to judge a URL by today's rules: the options and the seeds (a
     --resume adds its seeds to those of the first run)."""
@@ -371,7 +400,7 @@ def _admit_sitemaps(
                 if in_scope(url, seed, config.scope) and passes_filters(
                     url, config.allow_re, config.deny_re
                 ):
-                    admitted += frontier.admit(url, 0, None, seed)
+                    admitted += frontier.admit(url, 0, None, seed, kind="sitemap")
             for sitemap, message in result.errors:
                 logger.info("sitemap %s: %s", sitemap, message)
             logger.info(

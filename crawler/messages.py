@@ -28,6 +28,7 @@ class WorkItem:
     hops: int = 0
     via: tuple[str, ...] = ()
     lease: int = 0  # the shared frontier's lease on this item (0: in-memory frontier)
+    kind: str = "link"  # how it was reached: link, requisite (--mirror), sitemap; seeds: link
 
     @property
     def target(self) -> str:
@@ -58,6 +59,7 @@ class ParseJob:
     url: str
     body: bytes
     content_type: str
+    requisites: bool = False  # --mirror: also the page requisites (crawler/parse/refs.py)
 
     def to_bytes(self) -> bytes:
         """The job as one frame for `Connection.send_bytes`: a fixed header, the two strings,
@@ -65,21 +67,27 @@ class ParseJob:
         url = self.url.encode("utf-8", "surrogatepass")
         ctype = self.content_type.encode("utf-8", "surrogatepass")
         return b"".join(
-            (_JOB_HEADER.pack(self.job_id, len(url), len(ctype)), url, ctype, self.body)
+            (
+                _JOB_HEADER.pack(self.job_id, len(url), len(ctype), self.requisites),
+                url,
+                ctype,
+                self.body,
+            )
         )
 
     @classmethod
     def from_bytes(cls, frame: bytes) -> ParseJob:
         """The job that `to_bytes` framed."""
-        job_id, url_len, ctype_len = _JOB_HEADER.unpack_from(frame)
+        job_id, url_len, ctype_len, requisites = _JOB_HEADER.unpack_from(frame)
         at = _JOB_HEADER.size
         url = frame[at : at + url_len].decode("utf-8", "surrogatepass")
         at += url_len
         ctype = frame[at : at + ctype_len].decode("utf-8", "surrogatepass")
-        return cls(job_id, url, frame[at + ctype_len :], ctype)
+        return cls(job_id, url, frame[at + ctype_len :], ctype, bool(requisites))
 
 
-_JOB_HEADER = struct.Struct("!qII")  # job id (signed), url length, content-type length (bytes)
+# job id (signed), url length, content-type length (bytes), whether requisites are wanted
+_JOB_HEADER = struct.Struct("!qII?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,8 @@ class ParseResult:
     rejected: tuple[str, ...] = ()
     links_dropped: int = 0  # links past the per-page cap, not in `links`
     robots: tuple[str, ...] = ()  # directives of <meta name=robots> and <meta name=UA-TOKEN>
+    requisites: tuple[str, ...] = ()  # with --mirror: what the page needs to display
+    imports: tuple[str, ...] = ()  # the requisites that are stylesheets it imports
 
     def to_tuple(self) -> tuple[Any, ...]:
         """The result as a plain tuple: cheaper to pickle through the pipe than the dataclass."""
@@ -106,6 +116,8 @@ class ParseResult:
             self.rejected,
             self.links_dropped,
             self.robots,
+            self.requisites,
+            self.imports,
         )
 
 
@@ -133,6 +145,7 @@ class Record:
     # With --frontier: the lease this record was written under; `crawl merge` keeps, per URL,
     # the record of the last lease (the attempt that committed). null without --frontier.
     lease: int | None = None
+    via: str = "link"  # how the URL was reached: seed, link, requisite, sitemap
 
     def to_json(self) -> dict[str, Any]:
         """The record as the dict that is written, field order as in DESIGN.md."""

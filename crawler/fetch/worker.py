@@ -25,6 +25,7 @@ from ..errors import ErrorKind, FrontierUnavailable
 from ..frontier import Frontier
 from ..messages import ParseJob, WorkItem
 from ..parse.pool import ParserPool
+from ..parse.refs import is_css
 from ..store.records import Recorder
 from ..store.writer import Storage
 from ..urls import InvalidURL, canonicalize, host_key, in_scope, resolve
@@ -238,23 +239,33 @@ class FetcherThread(threading.Thread):
         title = None
         error = None
         dropped = 0
-        if result.is_html:
+        needs: tuple[str, ...] = ()  # --mirror: the page requisites, fetched past --depth
+        stylesheet = services.config.mirror and is_css(result.content_type)
+        if result.is_html or stylesheet:
             parsed = services.parsers.parse(
                 ParseJob(
                     next(services.job_ids),
                     url=result.url,
                     body=result.body,
                     content_type=result.content_type or "",
+                    # A requisite's own requisites are fetched only for a stylesheet (what it
+                    # imports, its fonts and images).
+                    requisites=services.config.mirror and (item.kind != "requisite" or stylesheet),
                 )
             )
             if parsed.error is not None:
                 error = (ErrorKind.PARSE, parsed.error)
             links, title, rejected = parsed.links, parsed.title, parsed.rejected
             dropped = parsed.links_dropped
+            needs = parsed.requisites
         self._archive(item, result, links)
         path = services.storage.save_body(result.url, result.body, result.content_type)
+        for need in needs:
+            services.frontier.admit(need, item.depth + 1, item.url, item.seed, kind="requisite")
         depth_left = services.config.depth is None or item.depth < services.config.depth
-        if depth_left:
+        if item.kind == "requisite":
+            pass  # the links of a page requisite are not followed
+        elif depth_left:
             # One call per page: the shared frontier admits the batch in one round trip.
             services.frontier.admit_many(links, item.depth + 1, item.url, item.seed)
             for raw in rejected:

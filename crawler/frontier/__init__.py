@@ -34,8 +34,13 @@ class FrontierStats:
 class Frontier(Protocol):
     """What the engine and the fetcher threads may ask of a frontier."""
 
-    def admit(self, url: str, depth: int, parent: str | None, seed: str) -> bool:
-        """Admit a canonical URL unless a rule refuses it or it was seen: one test-and-set."""
+    def admit(
+        self, url: str, depth: int, parent: str | None, seed: str, *, kind: str = "link"
+    ) -> bool:
+        """Admit a canonical URL unless a rule refuses it or it was seen: one test-and-set.
+
+        `kind` is how it was reached (`link`, `requisite`, `sitemap`); a requisite (--mirror)
+        is admitted past --depth, and from any host with --span-requisites."""
         ...
 
     def admit_many(self, urls: Iterable[str], depth: int, parent: str, seed: str) -> int:

@@ -46,12 +46,16 @@ def trap_reason(url: str) -> str | None:
     return None
 
 
-def refusal_rule(config: Config, url: str, depth: int, seed: str) -> tuple[str, str] | None:
+def refusal_rule(
+    config: Config, url: str, depth: int, seed: str, kind: str = "link"
+) -> tuple[str, str] | None:
     """(rule, reason) of the option that refuses a discovered link, or None if it may go in:
-    --depth, then --scope, then --allow and --deny (what `crawl why` reports)."""
-    if config.depth is not None and depth > config.depth:
+    --depth, then --scope, then --allow and --deny (what `crawl why` reports). A page
+    requisite (--mirror) is fetched past --depth, and --span-requisites lifts --scope for it."""
+    requisite = kind == "requisite"
+    if config.depth is not None and depth > config.depth and not requisite:
         return f"--depth {config.depth}", f"depth {depth} is past --depth {config.depth}"
-    if not in_scope(url, seed, config.scope):
+    if not (requisite and config.span_requisites) and not in_scope(url, seed, config.scope):
         return f"--scope {config.scope}", f"outside the --scope {config.scope} of seed {seed}"
     if config.allow_re and not passes_filters(url, config.allow_re, ()):
         patterns = " ".join(config.allow)
@@ -106,7 +110,9 @@ class MemoryFrontier:
 
     # -- admission -------------------------------------------------------------------------
 
-    def admit(self, url: str, depth: int, parent: str | None, seed: str) -> bool:
+    def admit(
+        self, url: str, depth: int, parent: str | None, seed: str, *, kind: str = "link"
+    ) -> bool:
         """Admit a canonical URL unless a rule refuses it or it was seen: one test-and-set."""
         self._check_open()
         config = self._config
@@ -117,14 +123,14 @@ class MemoryFrontier:
                 self._deduped += 1
                 return False
         # Seeds are the user's choice: the rules apply to discovered links only.
-        refusal = refusal_rule(config, url, depth, seed) if parent is not None else None
+        refusal = refusal_rule(config, url, depth, seed, kind) if parent is not None else None
         if refusal is not None:
             with self._lock:
                 self._refused += 1
             if self._on_refuse is not None:
                 self._on_refuse(url, depth, parent, seed, *refusal)
             return False
-        item = WorkItem(url, depth, parent, seed)
+        item = WorkItem(url, depth, parent, seed, kind=kind)
         shape = trap_reason(url) if parent is not None else None
         parts = urlsplit(url)
         host, query_key = host_key(url), (parts.netloc, parts.path)

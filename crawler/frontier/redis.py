@@ -283,14 +283,15 @@ def digest(url: str) -> bytes:
 def encode_item(item: WorkItem) -> bytes:
     """The payload of an item in Redis (its lease is not part of it)."""
     fields = [item.url, item.depth, item.parent, item.seed, item.attempt, item.fetch_url]
-    fields += [item.hops, list(item.via)]
+    fields += [item.hops, list(item.via), item.kind]
     return json.dumps(fields, separators=(",", ":")).encode("ascii")
 
 
 def decode_item(payload: bytes, lease: int = 0) -> WorkItem:
     """The item of a payload, with the lease it was taken under."""
-    url, depth, parent, seed, attempt, fetch_url, hops, via = json.loads(payload)
-    return WorkItem(url, depth, parent, seed, attempt, fetch_url, hops, tuple(via), lease)
+    url, depth, parent, seed, attempt, fetch_url, hops, via, *rest = json.loads(payload)
+    kind = rest[0] if rest else "link"  # how it was reached (--mirror: requisite)
+    return WorkItem(url, depth, parent, seed, attempt, fetch_url, hops, tuple(via), lease, kind)
 
 
 def shaping_options(config: Config) -> dict[str, Any]:
@@ -474,15 +475,19 @@ class RedisFrontier:
 
     # -- admission -------------------------------------------------------------------------
 
-    def admit(self, url: str, depth: int, parent: str | None, seed: str) -> bool:
-        """Admit one URL (a seed, a sitemap entry, a link)."""
-        return self._admit([url], depth, parent, seed) == 1
+    def admit(
+        self, url: str, depth: int, parent: str | None, seed: str, *, kind: str = "link"
+    ) -> bool:
+        """Admit one URL (a seed, a sitemap entry, a link, a page requisite)."""
+        return self._admit([url], depth, parent, seed, kind) == 1
 
     def admit_many(self, urls: Iterable[str], depth: int, parent: str, seed: str) -> int:
         """Admit a page's links in one atomic step; returns how many were new."""
         return self._admit(list(urls), depth, parent, seed)
 
-    def _admit(self, urls: list[str], depth: int, parent: str | None, seed: str) -> int:
+    def _admit(
+        self, urls: list[str], depth: int, parent: str | None, seed: str, kind: str = "link"
+    ) -> int:
         self._check_open()
         config = self._config
         args: list[Any] = [
@@ -500,14 +505,14 @@ class RedisFrontier:
             if known or key in batch:
                 deduped += 1
                 continue
-            refusal = refusal_rule(config, url, depth, seed) if parent is not None else None
+            refusal = refusal_rule(config, url, depth, seed, kind) if parent is not None else None
             if refusal is not None:
                 refused += 1
                 if self._on_refuse is not None:
                     self._on_refuse(url, depth, parent, seed, *refusal)
                 continue
             batch.add(key)
-            item = WorkItem(url, depth, parent, seed)
+            item = WorkItem(url, depth, parent, seed, kind=kind)
             shape = trap_reason(url) if parent is not None else None
             parts = urlsplit(url)
             qkey = digest(parts.netloc + "\0" + parts.path) if parts.query else b""

@@ -15,14 +15,20 @@ from multiprocessing.connection import Connection
 
 from ..messages import ParseJob, ParseResult
 from .extract import ROBOTS_META, parse_page
+from .refs import is_css, requisites
 
 
 def run_job(
     job: ParseJob, backend: str | None = None, names: Collection[str] = (ROBOTS_META,)
 ) -> ParseResult:
-    """Parse one page with `backend`, robots directives from the meta `names`; errors are
-    returned, not raised."""
+    """Parse one page with `backend`, robots directives from the meta `names` (with --mirror,
+    also its requisites, or a stylesheet's); errors are returned, not raised."""
     try:
+        needs: tuple[tuple[str, ...], ...] = ((), ())
+        if job.requisites:
+            needs = requisites(job.url, job.body, job.content_type)
+        if is_css(job.content_type):
+            return ParseResult(job.job_id, requisites=needs[0], imports=needs[1])
         page = parse_page(job.url, job.body, job.content_type, backend=backend, names=names)
     except BaseException:  # noqa: BLE001 - the traceback goes home in the result
         return ParseResult(job.job_id, error=traceback.format_exc(limit=20)[-4000:])
@@ -34,6 +40,8 @@ def run_job(
         rejected=page.rejected,
         links_dropped=page.links_dropped,
         robots=page.robots,
+        requisites=needs[0],
+        imports=needs[1],
     )
 
 

@@ -77,5 +77,13 @@ class Recorder:
             attempts=item.attempt,
             links_dropped=dropped,
             lease=item.lease or None,
+            via=_via(item),
         )
         self.storage.write(record)
+
+
+def _via(item: WorkItem) -> str:
+    """How the URL of `item` was reached, as crawl.jsonl says it (`kind`, or seed/link)."""
+    if item.kind != "link":
+        return item.kind
+    return "seed" if item.parent is None else "link"

@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS names (
     suffix TEXT NOT NULL DEFAULT ''
 )
 """
+# How each URL that was not simply a link was reached (requisite, sitemap), for --resume.
+_KINDS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kinds (
+    url TEXT PRIMARY KEY,
+    kind TEXT NOT NULL
+)
+"""
 # The options a crawl started with (name -> JSON value), so that --resume continues the same
 # crawl whatever the new command line says; see crawler/resume_options.py.
 _OPTIONS_SCHEMA = """
@@ -82,6 +89,7 @@ class Journal:
         self._db.execute(_SCHEMA)
         self._db.execute(_OPTIONS_SCHEMA)
         self._db.execute(_NAMES_SCHEMA)
+        self._db.execute(_KINDS_SCHEMA)
         self._closed = False
         self._finished: list[tuple[str]] = []  # done marks not yet written
 
@@ -93,6 +101,10 @@ class Journal:
                 "INSERT OR IGNORE INTO urls (url, depth, parent, seed) VALUES (?, ?, ?, ?)",
                 (item.url, item.depth, item.parent, item.seed),
             )
+            if item.kind != "link":
+                self._db.execute(
+                    "INSERT OR IGNORE INTO kinds (url, kind) VALUES (?, ?)", (item.url, item.kind)
+                )
 
     def save_options(self, options: dict[str, Any], *, keep: bool = False) -> None:
         """Store the options the crawl runs with (`keep`: do not replace stored values)."""
@@ -146,6 +158,7 @@ class Journal:
             rows = self._db.execute(
                 "SELECT url, depth, parent, seed, done FROM urls ORDER BY rowid"
             ).fetchall()
+            kinds = dict(self._db.execute("SELECT url, kind FROM kinds").fetchall())
         seen = {row[0] for row in rows}
         # Recorded before the kill, not yet marked: mark them now.
         late = [(url,) for url, _, _, _, finished in rows if not finished and url in done]
@@ -154,7 +167,7 @@ class Journal:
                 self._db.execute("BEGIN")
                 self._db.executemany("UPDATE urls SET done = 1 WHERE url = ?", late)
         pending = [
-            WorkItem(url, depth, parent, seed)
+            WorkItem(url, depth, parent, seed, kind=kinds.get(url, "link"))
             for url, depth, parent, seed, finished in rows
             if not finished and url not in done
         ]

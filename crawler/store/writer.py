@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,8 @@ class Storage:
         self._folders: set[Path] = set()
         self.records = 0
         self.bytes = 0
+        # Called with each record once it is written (--mirror converts the page it names).
+        self.on_record: Callable[[Record], None] | None = None
 
     def _drop_torn_tail(self) -> None:
         if not self.jsonl_path.exists():
@@ -115,6 +117,8 @@ class Storage:
             self.records += 1
             self.bytes += record.bytes
         self.journal.finished(record.url)
+        if self.on_record is not None:
+            self.on_record(record)
 
     def admitted(self, item: WorkItem) -> None:
         """Journal a newly admitted URL, before it is queued."""
