@@ -11,8 +11,6 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from w3lib.url import canonicalize_url
-
 SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Browsers and search engines give up on URLs much past this length; traps make them longer.
@@ -109,6 +107,9 @@ def _canonicalize(url: str) -> str:
         if not parts.hostname:
             raise InvalidURL("no host in URL")
         port = parts.port  # raises ValueError on a bad port
+        # Imported here: most links take the fast path, and a parser process starts quicker.
+        from w3lib.url import canonicalize_url
+
         canonical = canonicalize_url(url, keep_fragments=False)
         parts = urlsplit(canonical)
     except InvalidURL:
@@ -143,6 +144,7 @@ def resolve(base: str, href: str) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=65536)
 def host_key(url: str) -> str:
     """What "same host" means everywhere: host and non-default port of a canonical URL."""
     return urlsplit(url).netloc.rsplit("@", 1)[-1]

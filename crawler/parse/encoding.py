@@ -17,11 +17,6 @@ import codecs
 import functools
 import re
 
-try:  # what bs4 detects with too; requests depends on it, so it is there
-    from charset_normalizer import detect as _detect_charset
-except ImportError:  # pragma: no cover - then undeclared non-UTF-8 pages are windows-1252
-    _detect_charset = None
-
 __all__ = ["choose_encoding", "decode", "utf8"]
 
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
@@ -86,9 +81,11 @@ def usable(label: str) -> str | None:
 
 def _detect(body: bytes) -> str | None:
     """charset_normalizer's guess (as bs4 makes it), on the first DETECT_BYTES only."""
-    if _detect_charset is None:
+    try:  # what bs4 detects with too; requests depends on it. Imported here: few pages need it.
+        from charset_normalizer import detect
+    except ImportError:  # pragma: no cover - then undeclared non-UTF-8 pages are windows-1252
         return None
-    guess = _detect_charset(body[:DETECT_BYTES]).get("encoding")
+    guess = detect(body[:DETECT_BYTES]).get("encoding")
     if not isinstance(guess, str):
         return None
     return usable(guess) or usable(guess.replace("_", "-"))
