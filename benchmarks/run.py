@@ -29,15 +29,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import defaults as d
-from .compare import compare
-from .figures import measure_crawl, self_test
-from .parse_bench import parse_only, parse_report
-from .report import coverage_status, crawl_report, save, tools_report
-from .scaling import scaling
-from .site_server import SiteServer, SiteSpec
+
+if TYPE_CHECKING:
+    from .site_server import SiteSpec
+
+# The parts are imported by main(), not here: the crawl's parser processes (spawn) import this
+# module again as their __main__, and what they import stays in their memory.
 
 SITES = ("synthetic", "pydocs")
 
@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def site_spec(args: argparse.Namespace) -> SiteSpec:
     """The site the options describe; ValueError("--option: reason") if they are wrong."""
+    from .site_server import SiteSpec
+
     if args.site == "pydocs":
         from .corpus import PYDOCS, PYDOCS_MISSING, reachable
 
@@ -141,6 +143,13 @@ def site_spec(args: argparse.Namespace) -> SiteSpec:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     from crawler.config import DEFAULT_PARSERS, PARSER_BACKENDS
+
+    from .compare import compare
+    from .figures import measure_crawl, self_test
+    from .parse_bench import parse_only, parse_report
+    from .report import coverage_status, crawl_report, save, tools_report
+    from .scaling import scaling
+    from .site_server import SiteServer
 
     parser = build_parser()
     args = parser.parse_args(argv)
