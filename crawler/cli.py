@@ -543,7 +543,7 @@ def _run(args: argparse.Namespace, config: Config, stderr: TextIO) -> int:
         if config.resume and not (config.output / "crawl.jsonl").exists():
             raise UsageError(f"--resume: no earlier crawl in {config.output}")
         with _folder_lock(config.output):
-            if not config.resume:
+            if not config.resume and not _same_shared_crawl(config):
                 _fresh_folder(config.output, overwrite=args.overwrite)
             return _crawl(args, config, seeds_urls, bad, stderr)
     finally:
@@ -570,6 +570,17 @@ def _folder_lock(output: Path) -> Iterator[None]:
 # What a crawl writes in its folder: removed by --overwrite, and nothing else.
 _CRAWL_FILES = ("crawl.jsonl", "summary.json", "state.db", "state.db-wal", "state.db-shm")
 _CRAWL_DIRS = ("pages", "mirror", "warc")
+
+
+def _same_shared_crawl(config: Config) -> bool:
+    """A worker of a --frontier crawl started again in its own folder keeps its records (for
+    `crawl merge`): the folder's crawl has the same --crawl-id."""
+    from .store.state import STATE_FILE, load_options
+
+    if config.frontier is None:
+        return False
+    stored = load_options(config.output / STATE_FILE) or {}
+    return stored.get("crawl_id") == config.crawl_id
 
 
 def _fresh_folder(output: Path, *, overwrite: bool) -> None:

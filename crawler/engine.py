@@ -184,6 +184,7 @@ def crawl(
                 unreachable_ttl=5.0,
                 guard=guard,
                 on_body=storage.refusals.robots_txt,
+                share=frontier.robots_share(),
             )
         services = Services(
             config,

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -54,6 +55,23 @@ class RobotsVerdict:
     fresh: bool = False
 
 
+class RobotsShare(Protocol):
+    """Where the workers of one shared crawl keep each origin's robots.txt (frontier/redis.py):
+    one worker fetches it under a lock that expires, the others read its outcome."""
+
+    def get(self, origin: str) -> RobotsOutcome | None:
+        """The stored outcome of an origin, or None."""
+        ...
+
+    def lock(self, origin: str, seconds: float) -> bool:
+        """Take the origin's fetch lock for at most `seconds`; False if another worker has it."""
+        ...
+
+    def put(self, origin: str, outcome: RobotsOutcome, ttl: float | None) -> None:
+        """Store an outcome (for `ttl` seconds, or the share's default) and drop the lock."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RobotsOutcome:
     """What one fetch of robots.txt found, before parsing: shareable between workers.
@@ -80,7 +98,9 @@ class RobotsCache:
         guard: Guard | None = None,
         max_origins: int = MAX_ORIGINS,
         on_body: Callable[[str, str], None] | None = None,
+        share: RobotsShare | None = None,
     ) -> None:
+        self._share = share  # a shared crawl's store: robots.txt fetched once for the fleet
         self._guard = guard
         self._on_body = on_body  # (origin, text) of each robots.txt parsed: kept for `crawl why`
         self._user_agent = user_agent
@@ -160,8 +180,27 @@ class RobotsCache:
             entry.expires_at = self._clock() + self._unreachable_ttl
 
     def outcome(self, origin: str, session: requests.Session) -> RobotsOutcome:
-        """Fetch an origin's robots.txt (a subclass may share the answer between workers)."""
-        return self.fetch_outcome(origin, session)
+        """An origin's robots.txt: fetched here, or with a share, fetched once for the fleet
+        (a worker that finds the lock taken waits for the outcome, bounded by the lock's life,
+        then fetches it itself)."""
+        share = self._share
+        if share is None:
+            return self.fetch_outcome(origin, session)
+        hold = self._timeout * 3 + 2  # the longest one fetch may take, and a margin
+        deadline = time.monotonic() + hold + 1
+        pause = threading.Event()
+        while True:
+            stored = share.get(origin)
+            if stored is not None:
+                return stored
+            if share.lock(origin, hold):
+                outcome = self.fetch_outcome(origin, session)
+                ttl = self._unreachable_ttl if outcome.state == "unreachable" else None
+                share.put(origin, outcome, ttl)
+                return outcome
+            if time.monotonic() >= deadline:
+                return self.fetch_outcome(origin, session)
+            pause.wait(0.05)  # another worker is fetching it: a bounded poll
 
     def fetch_outcome(self, origin: str, session: requests.Session) -> RobotsOutcome:
         """Fetch an origin's robots.txt over the network."""

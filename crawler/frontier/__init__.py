@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..messages import WorkItem
+
+if TYPE_CHECKING:
+    from ..fetch.robots import RobotsShare
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,10 @@ class Frontier(Protocol):
 
     def crawl_delay(self, host: str, seconds: float) -> None:
         """Tell the frontier a host's robots.txt Crawl-delay (used when it paces hosts)."""
+        ...
+
+    def robots_share(self) -> RobotsShare | None:
+        """Where robots.txt outcomes are shared with other workers (None: not shared)."""
         ...
 
     def needs_seeds(self) -> bool:

@@ -255,6 +255,10 @@ class MemoryFrontier:
     def crawl_delay(self, host: str, seconds: float) -> None:
         """Nothing to do: the host's slot keeps its Crawl-delay."""
 
+    def robots_share(self) -> None:
+        """None: one process's RobotsCache is all there is."""
+        return None
+
     def needs_seeds(self) -> bool:
         """Always: one process admits its own seeds."""
         return True

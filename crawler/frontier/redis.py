@@ -40,7 +40,8 @@ from urllib.parse import urlsplit
 import redis
 
 from ..config import Config
-from ..errors import FrontierUnavailable, UsageError
+from ..errors import ErrorKind, FrontierUnavailable, UsageError
+from ..fetch.robots import RobotsOutcome
 from ..messages import WorkItem
 from ..urls import host_key
 from . import FrontierStats
@@ -71,6 +72,7 @@ SHAPING = (
 DIGEST_BYTES = 16  # 128 bits: no collision expected among 10^12 URLs
 LOCAL_CACHE = 1_000_000  # digests answered, kept to save round trips (cleared when full)
 IDLE_POLL = 0.25  # longest wait between two asks when no host is ready
+ROBOTS_TTL = 24 * 3600.0  # a robots.txt is kept (and obeyed) this long, as Google does
 
 _PRELUDE = r"""
 local P = KEYS[1]
@@ -90,6 +92,18 @@ local function touch(h)
     redis.call('ZREM', P .. 'ready', h)
   end
 end
+-- KEYS[2], when given, keeps this call's reply for REPLY_TTL: a call retried after a lost
+-- connection (the script ran, its answer did not arrive) gets the same answer, not a second run
+local RK = KEYS[2]
+local function split(text)
+  local t = {}
+  for x in string.gmatch(text, '[^,]+') do t[#t + 1] = x end
+  return t
+end
+local function remember(text)
+  if RK then redis.call('SET', RK, text, 'PX', 120000) end
+end
+local REPLAY = RK and redis.call('GET', RK)
 -- end a lease (of `worker`, if given): its permit is freed; returns host, payload or nil
 local function release(id, worker)
   local v = redis.call('HGET', P .. 'lease', id)
@@ -107,6 +121,7 @@ end
 # ARGV: max_pages (-1: none), per-host budget (-1: none), max query variants, then per URL:
 # digest, host, query key ('' if none), shape trap (0/1), seed (0/1), payload.
 _ADMIT = r"""
+if REPLAY then return split(REPLAY) end
 local max_pages, budget, maxq = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local admitted = tonumber(redis.call('GET', P .. 'admitted') or '0')
 local new, trapped, out = 0, 0, {}
@@ -146,6 +161,7 @@ if new > 0 then
   redis.call('INCRBY', P .. 'open', new)
 end
 if trapped > 0 then redis.call('HINCRBY', P .. 'stats', 'trapped', trapped) end
+remember(table.concat(out, ','))
 return out
 """
 
@@ -154,6 +170,25 @@ _TAKE = r"""
 local worker, n = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
 redis.call('ZADD', P .. 'workers', now, worker)
+local function header(out, hint)
+  out[1] = math.max(hint, 0)
+  out[2] = tonumber(redis.call('GET', P .. 'open') or '0')
+  out[3] = tonumber(redis.call('GET', P .. 'admitted') or '0')
+  out[4] = tonumber(redis.call('HGET', P .. 'meta', 'seeded') or '0')
+  return out
+end
+if REPLAY then
+  local out = {0, 0, 0, 0}
+  for _, id in ipairs(split(REPLAY)) do
+    local v = redis.call('HGET', P .. 'lease', id)
+    local w, p = v and string.match(v, '^([^\n]*)\n[^\n]*\n(.*)$')
+    if w == worker then
+      out[#out + 1] = tonumber(id)
+      out[#out + 1] = p
+    end
+  end
+  return header(out, 0)
+end
 local due = redis.call('ZRANGEBYSCORE', P .. 'deferred', '-inf', now, 'LIMIT', 0, 100)
 for _, m in ipairs(due) do
   local h, p = string.match(m, '^[^\n]*\n([^\n]*)\n(.*)$')
@@ -187,27 +222,29 @@ local r = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
 if #r > 0 then hint = math.min(hint, tonumber(r[2]) - now) end
 local d = redis.call('ZRANGE', P .. 'deferred', 0, 0, 'WITHSCORES')
 if #d > 0 then hint = math.min(hint, tonumber(d[2]) - now) end
-out[1] = math.max(hint, 0)
-out[2] = tonumber(redis.call('GET', P .. 'open') or '0')
-out[3] = tonumber(redis.call('GET', P .. 'admitted') or '0')
-out[4] = tonumber(redis.call('HGET', P .. 'meta', 'seeded') or '0')
-return out
+local ids = {}
+for i = 5, #out, 2 do ids[#ids + 1] = out[i] end
+remember(table.concat(ids, ','))
+return header(out, hint)
 """
 
 # ARGV: lease id, worker. 1 if the lease was this worker's (the item is finished), else 0.
 _DONE = r"""
+if REPLAY then return tonumber(REPLAY) end
 local h = release(ARGV[1], ARGV[2])
-if not h then return 0 end
+if not h then remember('0') return 0 end
 redis.call('DECR', P .. 'open')
 redis.call('HINCRBY', P .. 'stats', 'finished', 1)
+remember('1')
 return 1
 """
 
 # ARGV: lease id, worker, host, payload, delay ms (-1: queue at the head now). The item goes on
 # (redirect hop, retry, politeness, a stop) with its open task; 0 if the lease was lost.
 _HANDBACK = r"""
+if REPLAY then return tonumber(REPLAY) end
 local h = release(ARGV[1], ARGV[2])
-if not h then return 0 end
+if not h then remember('0') return 0 end
 local delay = tonumber(ARGV[5])
 if delay < 0 then
   redis.call('LPUSH', P .. 'q:' .. ARGV[3], ARGV[4])
@@ -216,6 +253,7 @@ else
   local seq = redis.call('INCR', P .. 'dseq')
   redis.call('ZADD', P .. 'deferred', now_ms() + delay, seq .. '\n' .. ARGV[3] .. '\n' .. ARGV[4])
 end
+remember('1')
 return 1
 """
 
@@ -273,6 +311,9 @@ _CRAWL_DELAY = r"""
 redis.call('HSET', P .. 'hs:' .. ARGV[1], 'cd', ARGV[2])
 return 1
 """
+
+
+_ONCE = frozenset({"admit", "take", "done", "handback"})  # answers kept for a retry
 
 
 def digest(url: str) -> bytes:
@@ -400,9 +441,13 @@ class RedisFrontier:
     # -- talking to Redis ------------------------------------------------------------------
 
     def _call(self, name: str, *args: Any) -> Any:
-        """Run one script (one round trip)."""
+        """Run one script (one round trip). A script that changes state gets a reply key, so a
+        retry after a lost answer returns the first run's answer instead of running again."""
         script = self._scripts[name]
-        return self._retry(lambda: script(keys=self._keys, args=list(args)))
+        keys = self._keys
+        if name in _ONCE:
+            keys = [self._prefix, f"{self._prefix}reply:{uuid.uuid4().hex}"]
+        return self._retry(lambda: script(keys=keys, args=list(args)))
 
     def _retry(self, command: Callable[[], T]) -> T:
         """Run a command, retrying a lost connection with backoff for --frontier-timeout;
@@ -670,6 +715,10 @@ class RedisFrontier:
 
     # -- the crawl's end -------------------------------------------------------------------
 
+    def robots_share(self) -> RedisRobotsShare:
+        """robots.txt outcomes kept in Redis for the fleet."""
+        return RedisRobotsShare(self)
+
     def needs_seeds(self) -> bool:
         """Whether the seeds were not yet all admitted (by this or an earlier worker)."""
         return not int(self._retry(lambda: self._client.hget(self._prefix + "meta", "seeded")) or 0)
@@ -783,6 +832,44 @@ class RedisFrontier:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RedisRobotsShare:
+    """robots.txt outcomes under `robots:ORIGIN` (kept ROBOTS_TTL), fetched under a lock
+    `robotslock:ORIGIN` that expires, so a worker that dies while fetching blocks nobody."""
+
+    def __init__(self, frontier: RedisFrontier) -> None:
+        self._frontier = frontier
+        self._client = frontier._client
+        self._prefix = frontier._prefix
+
+    def get(self, origin: str) -> RobotsOutcome | None:
+        """The stored outcome, or None."""
+        raw = self._frontier._retry(lambda: self._client.get(self._prefix + "robots:" + origin))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return RobotsOutcome(data["state"], data["body"], data["reason"], ErrorKind(data["kind"]))
+
+    def lock(self, origin: str, seconds: float) -> bool:
+        """SET NX PX: True if this worker now fetches the origin's robots.txt."""
+        key = self._prefix + "robotslock:" + origin
+        worker, ms = self._frontier.worker, int(seconds * 1000)
+        return bool(self._frontier._retry(lambda: self._client.set(key, worker, nx=True, px=ms)))
+
+    def put(self, origin: str, outcome: RobotsOutcome, ttl: float | None) -> None:
+        """Store the outcome for everyone and drop the lock."""
+        data = {"state": outcome.state, "body": outcome.body, "reason": outcome.reason}
+        data["kind"] = outcome.kind.value
+        ms = int((ttl if ttl is not None else ROBOTS_TTL) * 1000)
+
+        def store() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.set(self._prefix + "robots:" + origin, json.dumps(data), px=ms)
+            pipe.delete(self._prefix + "robotslock:" + origin)
+            pipe.execute()
+
+        self._frontier._retry(store)
 
 
 def fleet_counts(client: redis.Redis, prefix: str) -> dict[str, int]:

@@ -6,6 +6,7 @@ import itertools
 import json
 import multiprocessing
 import random
+import signal
 import sys
 import threading
 import time
@@ -273,3 +274,103 @@ def test_a_wrong_password_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "refused the password" in err
+
+
+def _merge_once(outs: list[Path], merged: Path, server: RedisServer, crawl_id: str) -> Counter:
+    """Merge with the Redis check (exit 0 asserted); the URLs of the merge, counted."""
+    args = [*map(str, outs), "--output", str(merged)]
+    code = merge_main([*args, "--frontier", server.url, "--crawl-id", crawl_id], stderr=sys.stderr)
+    assert code == 0
+    urls = Counter(r["url"] for r in _records(merged))
+    assert urls and max(urls.values()) == 1
+    return urls
+
+
+def test_ctrl_c_on_one_worker_hands_its_urls_back_and_exits_130_while_the_other_finishes(
+    make_site, redis_server, start_worker: Worker, tmp_path
+):
+    robots = {"127.0.0.1": "User-agent: *\nDisallow: /page/7\n"}
+    site = make_site(pages=30, links=4, latency=0.05, robots=robots)
+    outs = [tmp_path / "a", tmp_path / "b"]
+    procs = [start_worker(redis_server.url, "int", out, site.seed_urls()) for out in outs]
+    assert site.wait_for_requests(15, timeout=60)
+    procs[0].send_signal(signal.SIGINT)
+    code, err = finish(procs[0])
+    assert code == 130, err
+    assert "handed back" in err
+    code, err = finish(procs[1])
+    assert code == 0, err
+    urls = _merge_once(outs, tmp_path / "merged", redis_server, "int")
+    base = site.base("127.0.0.1")
+    assert urls[base + "page/7"] == 1  # recorded (refused by robots.txt), once
+    # robots.txt was fetched once for the fleet, not once per worker.
+    assert [site.stats[h].hits["/robots.txt"] for h in site.hosts] == [1, 1]
+
+
+def test_redis_away_for_a_few_seconds_then_back_the_crawl_completes_exactly_once(
+    make_site, redis_server, start_worker: Worker, tmp_path
+):
+    site = make_site(pages=30, links=4, latency=0.05)
+    outs = [tmp_path / "a", tmp_path / "b"]
+    procs = [
+        start_worker(redis_server.url, "away", out, site.seed_urls(), "--frontier-timeout", "30")
+        for out in outs
+    ]
+    assert site.wait_for_requests(15, timeout=60)
+    redis_server.stop()
+    threading.Event().wait(2.0)  # the outage itself: two seconds without Redis
+    redis_server.start()
+    errs = []
+    for proc in procs:
+        code, err = finish(proc)
+        assert code == 0, err
+        errs.append(err)
+    assert any("Redis unreachable" in err for err in errs)
+    _merge_once(outs, tmp_path / "merged", redis_server, "away")
+
+
+def test_redis_away_past_the_frontier_timeout_exits_1_and_a_restart_finishes_exactly_once(
+    make_site, redis_server, start_worker: Worker, tmp_path
+):
+    site = make_site(pages=30, links=4, latency=0.05)
+    outs = [tmp_path / "a", tmp_path / "b"]
+    opts = ("--frontier-timeout", "2")
+    procs = [start_worker(redis_server.url, "gone", out, site.seed_urls(), *opts) for out in outs]
+    assert site.wait_for_requests(15, timeout=60)
+    redis_server.stop()
+    for proc in procs:
+        code, err = finish(proc, timeout=60)
+        assert code == 1, err
+        assert "--frontier-timeout" in err
+        assert "Traceback" not in err
+    redis_server.start()
+    procs = [start_worker(redis_server.url, "gone", out, site.seed_urls(), *opts) for out in outs]
+    for proc in procs:
+        code, err = finish(proc)
+        assert code == 0, err
+    _merge_once(outs, tmp_path / "merged", redis_server, "gone")
+
+
+def test_every_worker_killed_and_redis_restarted_from_its_aof_two_new_workers_finish_once(
+    make_site, redis_server, start_worker: Worker, tmp_path
+):
+    site = make_site(pages=30, links=4, latency=0.05)
+    outs = [tmp_path / "a", tmp_path / "b"]
+    procs = [start_worker(redis_server.url, "aof", out, site.seed_urls()) for out in outs]
+    client = redis_server.client()
+    deadline = time.monotonic() + 60
+    while client.hlen("crawl:aof:lease") == 0:  # killed while holding leases
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    for proc in procs:
+        proc.kill()
+        proc.wait(timeout=10)
+    redis_server.stop(signal.SIGKILL)
+    assert (redis_server.folder / "appendonlydir").is_dir()
+    redis_server.start()
+    procs = [start_worker(redis_server.url, "aof", out, site.seed_urls()) for out in outs]
+    for proc in procs:
+        code, err = finish(proc)
+        assert code == 0, err
+    _merge_once(outs, tmp_path / "merged", redis_server, "aof")
+    assert int(redis_server.client().hget("crawl:aof:stats", "reclaimed")) >= 1
