@@ -502,7 +502,13 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
     except FrontierUnavailable as exc:
         print(f"crawl: error: {exc}", file=stderr)
         return ExitCode.INTERNAL_ERROR
-    except Exception:
+    except Exception as exc:
+        from .store.trouble import output_trouble
+
+        trouble = output_trouble(exc)
+        if trouble is not None:  # before the crawl could start, or while it ended
+            print(f"crawl: error: cannot write to {args.output}: {trouble}", file=stderr)
+            return ExitCode.INTERNAL_ERROR
         logger.critical("internal error", exc_info=True)
         return ExitCode.INTERNAL_ERROR
     finally:
@@ -621,6 +627,14 @@ def _crawl(
             summary_line(summary.pages, summary.error_count, summary.bytes, summary.seconds),
             file=stderr,
         )
+    if summary.exit_reason is ExitReason.OUTPUT_ERROR:
+        print(
+            f"crawl: error: {config.output} could not be written (above); the crawl stopped"
+            f" with its state saved: free space, then continue with --resume"
+            f" --output {config.output}",
+            file=stderr,
+        )
+        return ExitCode.INTERNAL_ERROR
     if summary.exit_reason is ExitReason.ERROR:
         print(
             "crawl: error: the crawl stopped on an internal fault (above); its state is saved:"

@@ -65,6 +65,7 @@ from .resume_options import options_to_store
 from .sanitize import clean_text
 from .store.mirror import Mirror
 from .store.records import Recorder
+from .store.trouble import output_trouble
 from .store.writer import Storage, read_records
 from .urls import in_scope, passes_filters
 
@@ -229,6 +230,8 @@ def crawl(
                 logger.info("stop requested: finishing requests in flight")
                 frontier.stop()
                 exit_reason = ExitReason.INTERRUPTED
+        if services.output_error is not None and exit_reason is not ExitReason.ERROR:
+            exit_reason = ExitReason.OUTPUT_ERROR  # stopped as on Ctrl-C: resumable
     except BaseException:
         exit_reason = ExitReason.ERROR
         raise
@@ -528,7 +531,13 @@ def _finish(
         data["bad_seeds"] = list(bad_seeds)
         data["config"] = config.to_json()
         data["frontier"] = asdict(frontier.stats())
-        storage.write_json(SUMMARY_FILE, data)
+        try:
+            storage.write_json(SUMMARY_FILE, data)
+        except OSError as exc:
+            trouble = output_trouble(exc)
+            if trouble is None:
+                raise
+            logger.error("%s not written: %s", SUMMARY_FILE, trouble)
     finally:
         storage.close()
     return summary

@@ -27,6 +27,7 @@ class ExitReason(enum.StrEnum):
     FINISHED = "finished"  # every admitted URL reached a final state
     INTERRUPTED = "interrupted"  # stopped (Ctrl-C, SIGTERM): the rest is saved for --resume
     ERROR = "error"  # an internal error ended the crawl
+    OUTPUT_ERROR = "output_error"  # the output could not be written (a full disk): resumable
 
 
 class ExitCode(enum.IntEnum):

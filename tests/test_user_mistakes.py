@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,49 @@ def test_a_thread_that_dies_stops_the_crawl(site, tmp_path: Path, monkeypatch) -
     (summary,) = result
     assert summary.exit_reason == "error"
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["exit_reason"] == "error"
+
+
+# -- 4. a full disk ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs, mounted for the test (needs root, as CI has)."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_full_disk(make_site, small_disk: Path) -> None:
+    site = make_site(pages=50, links=4, page_bytes=16000)
+    seeds = small_disk.parent / "seeds.txt"
+    seeds.write_text("\n".join(site.seed_urls()) + "\n")
+    out = small_disk / "out"
+    full = _run(str(seeds), "--output", str(out), *FAST)
+    assert full.returncode == 1, full.stderr
+    assert "No space left on device" in full.stderr, full.stderr
+    assert "Traceback" not in full.stderr and len(full.stderr.splitlines()) < 10, full.stderr
+    before = read_jsonl(out / "crawl.jsonl")  # whole lines only
+    assert 0 < len(before) < 100
+    assert not [r for r in before if r["error"] and r["error"]["kind"] == "internal"]
+
+    # Space freed: --resume finishes the crawl, every URL exactly once.
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
+    resumed = _run("--resume", "--output", str(out), *FAST, "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    records = read_jsonl(out / "crawl.jsonl")
+    urls = [r["url"] for r in records]
+    assert len(urls) == len(set(urls)), "a URL was recorded twice"
+    assert set(urls) == set().union(*(site.expected(h) for h in site.hosts))
+    assert not [r for r in records if r["error"] and r["error"]["kind"] == "internal"]
+    assert json.loads((out / "summary.json").read_text())["exit_reason"] == "finished"

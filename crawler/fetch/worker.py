@@ -27,6 +27,7 @@ from ..messages import ParseJob, WorkItem
 from ..parse.pool import ParserPool
 from ..parse.refs import is_css
 from ..store.records import Recorder
+from ..store.trouble import output_trouble
 from ..store.writer import Storage
 from ..urls import InvalidURL, canonicalize, host_key, in_scope, resolve
 from .hosts import Grant, HostSlot, HostSlots
@@ -75,6 +76,18 @@ class Services:
     guard: Guard | None = None  # address policy and per-request deadlines
     refusals: dict[str, str | None] = field(default_factory=dict)  # host key -> address refusal
     warc: WarcArchive | None = None  # with --warc: the web archive (metadata records)
+    output_error: str | None = None  # the first write error of the output (a full disk)
+
+    def output_failed(self, reason: str) -> None:
+        """The output cannot be written: stop the crawl as on Ctrl-C (said once)."""
+        with self.counters.lock:
+            first = self.output_error is None
+            if first:
+                self.output_error = reason
+        if first:
+            self.storage.reserve.release()  # room for summary.json and the journal
+            logger.error("cannot write to %s: %s; stopping", self.config.output, reason)
+            self.frontier.stop()
 
 
 class FetcherThread(threading.Thread):
@@ -113,6 +126,13 @@ class FetcherThread(threading.Thread):
                     # when the fleet resumes); the engine ends this worker with exit 1.
                     logger.debug("frontier unavailable while on %s", item.url)
                 except Exception as exc:
+                    trouble = output_trouble(exc)
+                    if trouble is not None:
+                        # Not this URL's fault: it stays pending for --resume; the crawl stops.
+                        services.output_failed(trouble)
+                        frontier.shelve(item)
+                        finished = False
+                        continue
                     logger.critical("fetcher fault on %s", item.url, exc_info=True)
                     with services.counters.lock:
                         services.counters.internal_faults += 1

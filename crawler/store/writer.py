@@ -9,8 +9,11 @@ summary.json is replaced atomically.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +22,9 @@ from typing import Any
 from ..messages import Record, WorkItem
 from .paths import Names
 from .state import STATE_FILE, Journal, RefusalLog
+from .trouble import Reserve, output_trouble
+
+logger = logging.getLogger(__name__)
 
 
 def atomic_write(path: Path, data: bytes, *, parent_exists: bool = False) -> None:
@@ -58,6 +64,17 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                 continue
 
 
+def _close_quietly_on_trouble(part: Journal | RefusalLog) -> None:
+    """Close a part of state.db; a write error of the output (a full disk) is logged, not
+    raised: crawl.jsonl stays the authority on what is done, and the WAL stays valid."""
+    try:
+        part.close()
+    except (OSError, sqlite3.Error) as exc:
+        if output_trouble(exc) is None:
+            raise
+        logger.error("%s: the last changes were not written: %s", STATE_FILE, exc)
+
+
 class Storage:
     """The output folder of one crawl."""
 
@@ -75,7 +92,11 @@ class Storage:
         self.names = Names(on_assign=self.journal.named)
         if resume:
             self.names.load(self.journal.names())
-        self._jsonl = open(self.jsonl_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115
+        # Unbuffered: a line is written whole by one call, or cut back off (see `write`).
+        self._jsonl = open(self.jsonl_path, "ab" if resume else "wb", buffering=0)  # noqa: SIM115
+        self._jsonl_size = self.jsonl_path.stat().st_size
+        # Room to finish consistently after a write error (store/trouble.py).
+        self.reserve = Reserve(output)
         self._closed = False
         # Folders already made under pages/: a page in one of them needs no mkdir. Two threads
         # racing on a new folder both make it, harmlessly (exist_ok).
@@ -108,12 +129,24 @@ class Storage:
 
     def write(self, record: Record) -> None:
         """Append one record to crawl.jsonl: one whole line, flushed."""
-        line = json.dumps(record.to_json(), ensure_ascii=False) + "\n"
+        line = (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
             if self._closed:
                 raise RuntimeError("Storage.write after close")
-            self._jsonl.write(line)
-            self._jsonl.flush()
+            try:
+                view = memoryview(line)
+                while view:
+                    written = self._jsonl.write(view)
+                    if not written:
+                        raise OSError(errno.EIO, "crawl.jsonl took no bytes")
+                    view = view[written:]
+            except OSError:
+                # A full disk may take part of the line: cut it off, so crawl.jsonl stays whole
+                # lines and the URL stays pending for --resume.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._jsonl.fileno(), self._jsonl_size)
+                raise
+            self._jsonl_size += len(line)
             self.records += 1
             self.bytes += record.bytes
         self.journal.finished(record.url)
@@ -135,10 +168,11 @@ class Storage:
             if not self._closed:
                 self._closed = True
                 self._jsonl.close()
+                self.reserve.release()
         try:
-            self.refusals.close()
+            _close_quietly_on_trouble(self.refusals)
         finally:
-            self.journal.close()
+            _close_quietly_on_trouble(self.journal)
 
     def __enter__(self) -> Storage:
         return self
