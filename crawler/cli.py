@@ -24,6 +24,7 @@ from .config import (
     DEFAULT_FRONTIER_TIMEOUT,
     DEFAULT_LEASE,
     DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_CHAIN,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_PARSER,
     DEFAULT_PARSERS,
@@ -164,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="admit at most N URLs of one host; more are recorded as traps (default unlimited)",
+    )
+    p.add_argument(
+        "--max-chain",
+        type=_bounded("max_chain"),
+        default=DEFAULT_MAX_CHAIN,
+        metavar="N",
+        help="crawler traps: at most N URLs of one shape per host deep in a chain of pages of "
+        f"that shape (calendars, endless pagination); more are recorded as traps; 0: no limit "
+        f"(default {DEFAULT_MAX_CHAIN})",
     )
     p.add_argument(
         "--scope",
@@ -328,6 +338,7 @@ def build_config(args: argparse.Namespace) -> Config:
         depth=args.depth,
         max_pages=args.max_pages,
         max_pages_per_host=args.max_pages_per_host,
+        max_chain=args.max_chain,
         scope=args.scope,
         allow=tuple(args.allow),
         deny=tuple(args.deny),

@@ -42,6 +42,12 @@ REQUEST_DEADLINE_FACTOR = 3.0  # = fetch.http.DEADLINE_FACTOR (kept here: config
 _CRAWL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
+# --max-chain: URLs of one shape per host that may sit deep in a chain of pages of that shape
+# (crawler/frontier/traps.py). Ends calendars and endless pagination after about this many
+# pages, above any pagination a real site has in one listing (a few hundred pages).
+DEFAULT_MAX_CHAIN = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Bound:
     """The values an option accepts: checked before anything starts, one message for all."""
@@ -94,6 +100,7 @@ BOUNDS: dict[str, tuple[str, Bound]] = {
     "depth": ("--depth", Bound(0, None)),
     "max_pages": ("--max-pages", Bound(1, None)),
     "max_pages_per_host": ("--max-pages-per-host", Bound(1, None)),
+    "max_chain": ("--max-chain", Bound(0, None)),  # 0: no chain rule
     "delay": ("--delay", Bound(0, MAX_DELAY, seconds=True)),
     "timeout": ("--timeout", Bound(0, MAX_TIMEOUT, seconds=True, low_open=True)),
     "max_bytes": ("--max-bytes", Bound(1, MAX_MAX_BYTES)),
@@ -114,6 +121,7 @@ class Config:
     depth: int | None = None
     max_pages: int | None = None
     max_pages_per_host: int | None = None
+    max_chain: int = DEFAULT_MAX_CHAIN  # 0: no chain rule (crawler/frontier/traps.py)
     scope: Scope = "host"
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()

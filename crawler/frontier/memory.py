@@ -6,8 +6,9 @@ visited set under a `threading.Lock`, and the depth, scope, filter and page-coun
 open until it is put back, so `Queue.join()` returns only when every admitted URL is finished.
 The engine talks to it only through the `Frontier` protocol (frontier/__init__.py).
 
-The admission rules live here: `refusal_rule` (depth, scope, filters) and, for crawler traps,
-`trap_reason` (the URL's shape) plus the per-host budget and query variants in `admit`.
+The admission rules live here: `refusal_rule` (depth, scope, filters) and, for crawler traps
+(traps.py), `trap_reason` (the URL's shape), the chain rule (--max-chain), the per-host budget
+and the query variants in `admit`.
 """
 
 from __future__ import annotations
@@ -25,25 +26,7 @@ from ..config import Config
 from ..messages import WorkItem
 from ..urls import host_key, in_scope, passes_filters
 from . import FrontierStats
-
-# Crawler traps (calendars, session ids, relative-link loops) grow URLs without end; past these
-# a URL is recorded as a trap instead of being crawled.
-MAX_PATH_SEGMENTS = 32
-MAX_SEGMENT_REPEATS = 3  # the same segment this many times: /a/b/a/b/a/b, /x/x/x
-MAX_QUERY_VARIANTS = 100  # distinct query strings under one path
-
-
-def trap_reason(url: str) -> str | None:
-    """Why a URL looks like a crawler trap by its shape alone, or None."""
-    path = urlsplit(url).path
-    segments = [s for s in path.split("/") if s]
-    if len(segments) > MAX_PATH_SEGMENTS:
-        return f"path deeper than {MAX_PATH_SEGMENTS} segments"
-    if segments:
-        segment, times = Counter(segments).most_common(1)[0]
-        if times >= MAX_SEGMENT_REPEATS:
-            return f"path segment {segment[:50]!r} repeated {times} times"
-    return None
+from .traps import MAX_QUERY_VARIANTS, ChainRule, trap_reason
 
 
 def refusal_rule(
@@ -86,6 +69,7 @@ class MemoryFrontier:
         self._per_host: Counter[str] = Counter()
         self._queries: dict[tuple[str, str], int] = {}
         self._trapped = 0
+        self._chains = ChainRule(config.max_chain)  # --max-chain, under self._lock
         self._config = config
         self._on_admit = on_admit  # the resume journal: called before the item is queued
         self._clock = clock
@@ -153,9 +137,13 @@ class MemoryFrontier:
                         if variants >= MAX_QUERY_VARIANTS:
                             trap = f"more than {MAX_QUERY_VARIANTS} query strings under one path"
                         self._queries[query_key] = variants + 1
+                step = 0
+                if trap is None:
+                    step, trap = self._chains.check(url, parent)
                 if trap is not None:
                     self._trapped += 1
                 else:
+                    self._chains.admitted(url, step)
                     self._per_host[host] += 1
                     self._admitted += 1
                 stopping = self._stopping
