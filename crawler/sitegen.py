@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import random
 import sys
 import threading
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import BinaryIO, TypeAlias
 from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
 
 _WORDS = [
     "crawl",
@@ -52,7 +55,8 @@ _WORDS = [
     "depth",
 ]
 
-Answer: TypeAlias = tuple[int, dict[str, str], bytes]  # (status, headers, body)
+# (status, headers, body); a header value with "\n" is sent as several lines of that header.
+Answer: TypeAlias = tuple[int, dict[str, str], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class Drip:
 
 # A route: (site, host, request target with its query) -> the answer, or None for "not mine".
 Route: TypeAlias = Callable[["Site", str, str], "Answer | Drip | None"]
+# How long `Site.close()` waits for its servers, in all.
+CLOSE_BUDGET = 5.0
 # The key under which a route answers every path that no other route or page answers.
 FALLBACK = "*"
 
@@ -312,12 +318,20 @@ class Site:
         self._servers.clear()
 
     def close(self) -> None:
-        """Stop the servers and wait for their threads (bounded)."""
+        """Stop the servers and wait for their threads, all bounded: `shutdown()` waits for the
+        serving loop without a timeout, so it runs in a helper thread joined with one."""
         self._closing.set()
-        for server in self._servers:
-            server.shutdown()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        deadline = time.monotonic() + CLOSE_BUDGET
+        stoppers = [
+            threading.Thread(target=server.shutdown, name="site-shutdown", daemon=True)
+            for server in self._servers
+        ]
+        for stopper in stoppers:
+            stopper.start()
+        for thread in [*stoppers, *self._threads]:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                logger.warning("%s did not stop within %g s", thread.name, CLOSE_BUDGET)
         self._close_servers()
 
     def __enter__(self) -> Site:
@@ -401,7 +415,9 @@ def _handler_for(site: Site, host: str) -> type[BaseHTTPRequestHandler]:
             status, headers, body = answer
             self.send_response(status)
             for name, value in headers.items():
-                self.send_header(name, value)
+                # A value with line breaks is sent as that many header lines of one name.
+                for line in value.split("\n"):
+                    self.send_header(name, line)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import faulthandler
 import json
-import sys
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 
@@ -16,13 +17,38 @@ from crawler.engine import Summary
 from crawler.sitegen import Site
 from tests.routes import FixtureSite
 
-# A hung test dumps every thread's stack instead of sitting silent until CI's limit.
-WATCHDOG_SECONDS = 120
+# A hung test dumps every thread's stack instead of sitting silent until CI's limit. The dump
+# goes to a file: the process exits right after it, and what it wrote to its (captured) stderr
+# would be lost with pytest's capture. The file is removed when the session ends normally.
+WATCHDOG_SECONDS = float(os.environ.get("CRAWL_WATCHDOG_SECONDS", "120"))
+WATCHDOG_DIR = Path(os.environ.get("CRAWL_WATCHDOG_DIR") or tempfile.gettempdir())
+
+
+def watchdog_path() -> Path:
+    """Where this test process's watchdog writes the stacks of a hung test."""
+    return WATCHDOG_DIR / f"crawl-watchdog-{os.getpid()}.txt"
+
+
+def pytest_report_header() -> str:
+    return f"hang watchdog: {WATCHDOG_SECONDS:g} s per test, stacks to {watchdog_path()}"
+
+
+@pytest.fixture(scope="session")
+def _watchdog_file() -> Iterator[TextIO]:
+    path = watchdog_path()
+    with open(path, "w", encoding="utf-8") as handle:
+        yield handle
+    path.unlink(missing_ok=True)  # the session ended: no hang to keep
 
 
 @pytest.fixture(autouse=True)
-def _watchdog() -> Iterator[None]:
-    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True, file=sys.stderr)
+def _watchdog(request: pytest.FixtureRequest, _watchdog_file: TextIO) -> Iterator[None]:
+    handle = _watchdog_file
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{request.node.nodeid}: no progress for {WATCHDOG_SECONDS:g} s\n")
+    handle.flush()
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True, file=handle)
     yield
     faulthandler.cancel_dump_traceback_later()
 
@@ -57,15 +83,20 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def pending_in_journal(out: Path) -> int:
-    """URLs admitted but not finished, as the resume journal in `out` has them."""
+def journal_counts(out: Path) -> tuple[int, int]:
+    """(admitted, admitted but not finished) as the resume journal in `out` has them."""
     from crawler.store.state import STATE_FILE, Journal
 
     journal = Journal(out / STATE_FILE, resume=True)
     try:
-        return journal.counts()[1]
+        return journal.counts()
     finally:
         journal.close()
+
+
+def pending_in_journal(out: Path) -> int:
+    """URLs admitted but not finished, as the resume journal in `out` has them."""
+    return journal_counts(out)[1]
 
 
 @pytest.fixture

@@ -34,6 +34,8 @@ from .extract import ROBOTS_META
 
 logger = logging.getLogger(__name__)
 
+IDLE_POLL = 0.5  # how often a thread waiting for an idle parser looks whether the pool closed
+
 
 class _Outcome(enum.Enum):
     """How one exchange with a parser process ended."""
@@ -69,6 +71,8 @@ class ParserPool:
         self._names = tuple(robots_names)
         self._size = size
         self._timeout = parse_timeout
+        # How long a fetcher waits for an idle parser before its page gets a parse error.
+        self._idle_wait = parse_timeout * 4 + 10
         self._ctx = ctx or multiprocessing.get_context("spawn")
         self._idle: queue.Queue[_Parser] = queue.Queue()
         self._lock = threading.Lock()
@@ -129,7 +133,10 @@ class ParserPool:
         """Parse one page in some parser process; failures come back as ParseResult.error."""
         if self._closed:
             raise RuntimeError("ParserPool.parse after close")
-        parser = self._idle.get()
+        parser = self._borrow()
+        if parser is None:
+            reason = "the parser pool closed" if self._closed else "no parser process was free"
+            return ParseResult(job.job_id, error=f"{reason} within {self._idle_wait:g} s")
         try:
             for attempt in (1, 2):
                 outcome, result = self._exchange(parser, job)
@@ -148,6 +155,21 @@ class ParserPool:
             raise AssertionError("unreachable")
         finally:
             self._idle.put(parser)
+
+    def _borrow(self) -> _Parser | None:
+        """An idle parser, or None once the pool is closed or after `_idle_wait` seconds: a
+        holder gives its parser back within two parse timeouts, so only a pool that lost its
+        processes (or is closing) makes a thread wait that long."""
+        deadline = time.monotonic() + self._idle_wait
+        while not self._closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                return self._idle.get(timeout=min(remaining, IDLE_POLL))
+            except queue.Empty:
+                continue
+        return None
 
     def _exchange(self, parser: _Parser, job: ParseJob) -> tuple[_Outcome, ParseResult | None]:
         try:

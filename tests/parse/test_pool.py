@@ -302,3 +302,36 @@ def test_the_backend_and_robots_names_reach_the_child(backend: str) -> None:
 def test_an_unknown_backend_is_refused_before_any_process_starts() -> None:
     with pytest.raises(ValueError, match="unknown parser backend"):
         ParserPool(1, backend="nope")
+
+
+def test_a_thread_waiting_for_a_parser_returns_when_the_pool_closes() -> None:
+    pool = ParserPool(1, parse_timeout=5).start()
+    held = pool._idle.get(timeout=10)  # the only parser is busy (held by "another thread")
+    got: list[ParseResult] = []
+    waiter = threading.Thread(target=lambda: got.append(pool.parse(page(1))))
+    try:
+        waiter.start()
+        waiter.join(timeout=1.0)
+        assert waiter.is_alive(), "parse() did not wait for a parser"
+        pool.close(timeout=5)
+        waiter.join(timeout=10)  # it polls every IDLE_POLL s
+        assert not waiter.is_alive(), "parse() still waits on a closed pool"
+    finally:
+        pool._idle.put(held)
+        pool.close(timeout=5)
+    (result,) = got
+    assert result.error is not None and "closed" in result.error
+
+
+def test_a_thread_waits_for_a_parser_at_most_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = ParserPool(1, parse_timeout=0.1).start()
+    monkeypatch.setattr(pool, "_idle_wait", 0.5)
+    held = pool._idle.get(timeout=10)
+    try:
+        started = time.monotonic()
+        result = pool.parse(page(2))
+        assert time.monotonic() - started < 5
+    finally:
+        pool._idle.put(held)
+        pool.close(timeout=5)
+    assert result.error == "no parser process was free within 0.5 s"
