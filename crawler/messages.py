@@ -146,9 +146,11 @@ class Record:
     # the record of the last lease (the attempt that committed). null without --frontier.
     lease: int | None = None
     via: str = "link"  # how the URL was reached: seed, link, requisite, sitemap
+    # The robots directives that applied (meta or X-Robots-Tag): ["noindex (meta)", ...]
+    robots: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The record as the dict that is written, field order as in DESIGN.md."""
+        """The record as the dict that is written, field order as in README.md's table."""
         # Not dataclasses.asdict: it deep-copies every value, a cost paid on every page.
         return {name: getattr(self, name) for name in _RECORD_FIELDS}
 

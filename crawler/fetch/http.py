@@ -52,6 +52,7 @@ class FetchResult:
     elapsed_ms: int = 0
     size: int = 0
     warc_id: str | None = None  # with --warc: the WARC record of this answer (store/warc.py)
+    robots_tag: tuple[str, ...] = ()  # each X-Robots-Tag header line (fetch/directives.py)
 
     @property
     def is_html(self) -> bool:
@@ -165,6 +166,7 @@ class Reply:
     error: tuple[ErrorKind, str] | None = None
     elapsed_ms: int = 0
     warc_id: str | None = None  # with --warc: the WARC record of this answer (store/warc.py)
+    robots_tag: tuple[str, ...] = ()  # each X-Robots-Tag header line, as sent
 
 
 def bounded_get(
@@ -227,6 +229,7 @@ def _get(
     reason = ""
     headers: Mapping[str, str] = {}
     answered = url
+    robots_tag: tuple[str, ...] = ()
     size = 0
     truncated = False
     try:
@@ -241,6 +244,7 @@ def _get(
             ) as response,
         ):
             status, reason, headers = response.status_code, response.reason or "", response.headers
+            robots_tag = _header_lines(response, "X-Robots-Tag")
             answered = response.url or url
             if not 200 <= status < 300:
                 _cut_short(state)  # for the archive, if drain leaves part of the body unread
@@ -278,7 +282,28 @@ def _get(
             error=classify(exc),
             elapsed_ms=_ms(started),
         )
-    return Reply(answered, status, reason, headers, body, size, truncated, elapsed_ms=_ms(started))
+    return Reply(
+        answered,
+        status,
+        reason,
+        headers,
+        body,
+        size,
+        truncated,
+        elapsed_ms=_ms(started),
+        robots_tag=robots_tag,
+    )
+
+
+def _header_lines(response: requests.Response, name: str) -> tuple[str, ...]:
+    """Every value of header `name`, one per header line (requests joins them with commas,
+    which would mix a `X-Robots-Tag: otherbot: noindex` with the next line)."""
+    raw = getattr(response.raw, "headers", None)
+    getlist = getattr(raw, "getlist", None)
+    if getlist is not None:
+        return tuple(getlist(name))
+    value = response.headers.get(name)
+    return (value,) if value is not None else ()
 
 
 def fetch(
@@ -328,7 +353,15 @@ def fetch(
             error_message=clean_text(f"HTTP {got.status} {got.reason}".strip()),
             **common,
         )
-    return FetchResult(url, got.status, content_type, body=got.body, size=got.size, **common)
+    return FetchResult(
+        url,
+        got.status,
+        content_type,
+        body=got.body,
+        size=got.size,
+        robots_tag=got.robots_tag,
+        **common,
+    )
 
 
 def _cut_short(state: RequestState | None, reason: str = "length") -> None:

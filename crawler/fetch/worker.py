@@ -24,12 +24,14 @@ from ..config import Config
 from ..errors import ErrorKind, FrontierUnavailable
 from ..frontier import Frontier
 from ..messages import ParseJob, WorkItem
+from ..parse.extract import robots_names
 from ..parse.pool import ParserPool
 from ..parse.refs import is_css
 from ..store.records import Recorder
 from ..store.trouble import output_trouble
 from ..store.writer import Storage
 from ..urls import InvalidURL, canonicalize, host_key, in_scope, resolve
+from .directives import decide
 from .hosts import Grant, HostSlot, HostSlots
 from .http import FetchResult, fetch, new_session
 from .netguard import Guard, host_addresses
@@ -96,6 +98,8 @@ class FetcherThread(threading.Thread):
     def __init__(self, services: Services, index: int) -> None:
         super().__init__(name=f"fetcher-{index}")
         self.services = services
+        # The user-agent token an X-Robots-Tag header may name (`X-Robots-Tag: crawl: noindex`).
+        self._ua_token = robots_names(services.config.user_agent)[-1]
         # Read by the engine's watchdog: what this thread works on, and since when.
         self.busy_with: str | None = None
         self.busy_since: float | None = None
@@ -260,6 +264,7 @@ class FetcherThread(threading.Thread):
         error = None
         dropped = 0
         needs: tuple[str, ...] = ()  # --mirror: the page requisites, fetched past --depth
+        meta: tuple[str, ...] = ()
         stylesheet = services.config.mirror and is_css(result.content_type)
         if result.is_html or stylesheet:
             parsed = services.parsers.parse(
@@ -276,12 +281,17 @@ class FetcherThread(threading.Thread):
             if parsed.error is not None:
                 error = (ErrorKind.PARSE, parsed.error)
             links, title, rejected = parsed.links, parsed.title, parsed.rejected
-            dropped = parsed.links_dropped
+            dropped, meta = parsed.links_dropped, parsed.robots
             needs = parsed.requisites
+        directives = decide(meta, result.robots_tag, self._ua_token)
+        if directives.nofollow:  # meta nofollow: the parser gave none; the header's: drop them
+            links, rejected = (), ()
         self._archive(item, result, links)
-        path = services.storage.save_body(result.url, result.body, result.content_type)
-        for need in needs:
-            services.frontier.admit(need, item.depth + 1, item.url, item.seed, kind="requisite")
+        path = None
+        if not directives.noindex:  # a page not kept needs no requisites either
+            path = services.storage.save_body(result.url, result.body, result.content_type)
+            for need in needs:
+                services.frontier.admit(need, item.depth + 1, item.url, item.seed, kind="requisite")
         depth_left = services.config.depth is None or item.depth < services.config.depth
         if item.kind == "requisite":
             pass  # the links of a page requisite are not followed
@@ -298,7 +308,16 @@ class FetcherThread(threading.Thread):
                 services.storage.refusals.refused(
                     link, item.depth + 1, item.url, item.seed, rule, reason
                 )
-        self.finish(item, result, error, links=len(links), title=title, path=path, dropped=dropped)
+        self.finish(
+            item,
+            result,
+            error,
+            links=len(links),
+            title=title,
+            path=path,
+            dropped=dropped,
+            robots=directives.record,
+        )
         return True
 
     def _archive(self, item: WorkItem, result: FetchResult, outlinks: Iterable[str]) -> None:

@@ -53,6 +53,7 @@ class Recorder:
         path: str | None = None,
         final_url: str | None = None,
         dropped: int = 0,
+        robots: list[str] | None = None,
     ) -> None:
         """Write the one crawl.jsonl record of `item` (fetched or not) and count its error."""
         if error is not None:
@@ -78,6 +79,7 @@ class Recorder:
             links_dropped=dropped,
             lease=item.lease or None,
             via=_via(item),
+            robots=robots,
         )
         self.storage.write(record)
 
