@@ -107,6 +107,11 @@ def _canonicalize(url: str) -> str:
         if not parts.hostname:
             raise InvalidURL("no host in URL")
         port = parts.port  # raises ValueError on a bad port
+        # Checked on the URL as written: w3lib percent-encodes both in the userinfo, which
+        # would hide `http://good.example;@evil.example/` and `http://a@b@evil.example/`.
+        userinfo = parts.netloc.rpartition("@")[0]
+        if ";" in userinfo or "@" in userinfo:
+            raise InvalidURL("';' or '@' smuggled in the userinfo part")
         # Imported here: most links take the fast path, and a parser process starts quicker.
         from w3lib.url import canonicalize_url
 
@@ -118,8 +123,6 @@ def _canonicalize(url: str) -> str:
         raise InvalidURL(f"malformed URL: {exc}") from exc
     netloc = parts.netloc.rsplit("@", 1)[-1]
     userinfo = parts.netloc[: -len(netloc)] if "@" in parts.netloc else ""
-    if ";" in userinfo or "@" in userinfo[:-1]:
-        raise InvalidURL("';' or '@' smuggled in the userinfo part")
     host = parts.hostname or ""
     if ":" in host:  # IPv6 literal: keep its brackets
         host = f"[{host}]"

@@ -141,7 +141,8 @@ def spellings(site: Site, host: str, target: str) -> Answer:
 
 
 def goto(site: Site, host: str, target: str) -> Answer | None:
-    """/goto/ftp|file|javascript|other-host redirects there (anything else: to /)."""
+    """/goto/ftp|file|javascript|other-host|metadata|private|data redirects there (anything
+    else: to /)."""
     parts = _parts(target)
     if len(parts) != 2:
         return None
@@ -150,6 +151,9 @@ def goto(site: Site, host: str, target: str) -> Answer | None:
         "file": "file:///etc/passwd",
         "javascript": "javascript:alert(1)",
         "other-host": site.base(site.hosts[-1]) + "page/1",
+        "metadata": "http://169.254.169.254/latest/meta-data/",
+        "private": "http://10.0.0.1/admin",
+        "data": "data:text/html,<a href=http://127.0.0.1/>x</a>",
     }
     return 302, {"Location": targets.get(parts[1], "/")}, b""
 

@@ -13,7 +13,7 @@ import pytest
 from crawler.parse.pool import ParserPool
 from crawler.sitegen import Site
 
-from .conftest import pending_in_journal
+from .conftest import journal_counts
 
 
 def expected_urls(site: Site, depth: int | None = None) -> set[str]:
@@ -195,4 +195,7 @@ def test_summary_json_is_written(site: Site, run_crawl, tmp_path: Path) -> None:
     assert data["pages"] == len(records) == summary.pages
     assert data["exit_reason"] == "finished"
     assert data["config"]["threads"] == 8
-    assert pending_in_journal(tmp_path / "out") == 0
+    # Every admitted URL was journaled, and each is marked finished (0 pending alone would
+    # also hold with nothing journaled at all).
+    assert journal_counts(tmp_path / "out") == (summary.admitted, 0)
+    assert summary.admitted == len(records)

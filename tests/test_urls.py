@@ -53,6 +53,25 @@ def test_refused(raw: str) -> None:
         canonicalize(raw)
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://good.example;@evil.example/",
+        "http://user;x@evil.example/",
+        "http://u:p;q@evil.example/x",
+        "http://a@b@evil.example/",
+        "http://good.example@x@evil.example/",
+    ],
+)
+def test_semicolon_or_at_smuggled_in_the_userinfo_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidURL, match="smuggled in the userinfo"):
+        canonicalize(raw)
+
+
+def test_plain_userinfo_is_kept() -> None:
+    assert canonicalize("http://user:pw@h.example/x") == "http://user:pw@h.example/x"
+
+
 def test_resolve_drops_fragments_and_other_schemes() -> None:
     assert resolve("http://a.example/x/y", "../z#top") == "http://a.example/z"
     assert resolve("http://a.example/", "#top") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import requests
@@ -188,7 +189,14 @@ def test_network_error_disallows(session, mock, exc):
 
 def test_fetched_once_when_many_threads_check_at_once(session, mock):
     threads = 16
-    mock.get(ROBOTS, body=RULES)
+
+    def slow(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        # A slow server: all the other threads ask while this one is still loading, so they
+        # must wait for it (an answer at once would let them find it loaded already).
+        time.sleep(0.5)
+        return 200, {}, RULES
+
+    mock.add_callback(responses.GET, ROBOTS, callback=slow)
     cache = RobotsCache(UA, timeout=5)
     barrier = threading.Barrier(threads)
     verdicts: dict[int, bool] = {}
