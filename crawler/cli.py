@@ -464,7 +464,7 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
     """Run the command; returns the exit code."""
     stderr = stderr or sys.stderr
     words = list(sys.argv[1:] if argv is None else argv)
-    if words[:1] == ["why"]:  # a seeds file of that name is given as ./why (DESIGN.md)
+    if words[:1] == ["why"]:  # a seeds file of that name is given as ./why (README.md)
         from .explain import main as why
 
         return why(words[1:], stderr=stderr)

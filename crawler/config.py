@@ -111,7 +111,7 @@ BOUNDS: dict[str, tuple[str, Bound]] = {
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """Everything a crawl needs to know; see DESIGN.md for the meaning of each option."""
+    """Everything a crawl needs to know; README.md, Usage, says what each option means."""
 
     output: Path = Path("output")
     threads: int = DEFAULT_THREADS

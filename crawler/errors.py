@@ -6,7 +6,7 @@ import enum
 
 
 class ErrorKind(enum.StrEnum):
-    """The `error.kind` of a crawl.jsonl record (DESIGN.md, output contract)."""
+    """The `error.kind` of a crawl.jsonl record (README.md, Output)."""
 
     TIMEOUT = "timeout"
     CONNECTION = "connection"
@@ -31,7 +31,7 @@ class ExitReason(enum.StrEnum):
 
 
 class ExitCode(enum.IntEnum):
-    """Process exit codes (DESIGN.md, output contract)."""
+    """Process exit codes (README.md, Exit codes)."""
 
     OK = 0
     INTERNAL_ERROR = 1

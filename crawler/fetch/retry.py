@@ -15,7 +15,7 @@ RETRY_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION})
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """`retries` further attempts, exponential backoff with full jitter, Retry-After honoured."""
+    """`retries` further attempts, exponential backoff with equal jitter, Retry-After honoured."""
 
     retries: int = 2
     base: float = 0.5
@@ -29,7 +29,8 @@ class RetryPolicy:
         return (status in RETRY_STATUSES) or (kind in RETRY_KINDS)
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait after attempt number `attempt`: full jitter on an exponential cap."""
+        """Seconds to wait after attempt number `attempt`: equal jitter (uniform between half
+        the exponential ceiling and the ceiling), so a retry never comes at once."""
         # The exponent is bounded first: 2 ** 1024 does not fit in a float.
         ceiling = min(self.cap, self.base * (2.0 ** min(attempt - 1, 64)))
         return (rng or random).uniform(ceiling / 2, ceiling)

@@ -73,7 +73,7 @@ def test_backoff_grows_and_is_capped():
         ceiling = min(30.0, 0.5 * 2 ** (attempt - 1))
         assert ceiling / 2 <= wait <= ceiling
         assert wait <= policy.cap
-    # Full jitter within [ceiling/2, ceiling]: each early step strictly exceeds the one before.
+    # Equal jitter within [ceiling/2, ceiling]: each early step strictly exceeds the one before.
     assert waits[0] < waits[2] < waits[4] < waits[6]
     assert all(w >= 15.0 for w in waits[7:])  # at the cap: uniform(15, 30)
 
