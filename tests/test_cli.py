@@ -159,22 +159,6 @@ def test_sigint_exits_130_with_valid_output_and_resume_completes(make_site, tmp_
     assert done_before < set(urls)
 
 
-def test_second_sigint_exits_at_once(make_site, tmp_path: Path) -> None:
-    site = make_site(pages=100, latency=0.5)
-    seeds = tmp_path / "seeds.txt"
-    seeds.write_text("\n".join(site.seed_urls()) + "\n")
-    out = tmp_path / "out"
-    proc = _start(seeds, out, "--timeout", "30")
-    try:
-        assert site.wait_for_requests(2, timeout=60)
-        proc.send_signal(signal.SIGINT)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130
-
-
 def test_resume_without_an_earlier_crawl_is_a_usage_error(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("http://127.0.0.1:9/\n")
