@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import io
 import json
 import logging
 import os
+import tempfile
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
@@ -40,7 +42,6 @@ from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.warcwriter import WARCWriter
 
 from ..fetch.capture import Exchange, split_response
-from .writer import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ DEFAULT_MAX_SIZE = 1024**3  # 1 GiB, as Heritrix and wget's --warc-max-size use
 # Level 1: on the benchmark's pages a ninth of the CPU of level 6 for a quarter more bytes;
 # compression is most of what an archived page costs the fetcher threads.
 GZIP_LEVEL = 1
+# Payloads remembered for revisits, about 200 bytes each: memory stays bounded; past this, a
+# repeat of a payload not remembered is stored whole (a response), which is still valid.
+MAX_DIGESTS = 500_000
+SORT_CHUNK = 100_000  # index lines sorted in memory at a time when index.cdxj is written
 _READ = 1024 * 1024  # bytes read at a time when a leftover file is checked
 
 
@@ -102,12 +107,19 @@ class WarcArchive:
         self._name = ""  # the file being written, without .open
         self._size = 0
         self._bare_size = 0  # its size with nothing but the warcinfo record
-        self._index: list[str] = []  # CDXJ lines of this run
+        # The CDXJ lines of this run go to disk as records are written (memory stays flat);
+        # they are sorted into index.cdxj when the archive closes.
+        self._index_part = self.folder / f".index-{self._stamp}.part"
+        self._index: io.TextIOWrapper | None = None
+        self._covered: set[str] = set()  # files this run wrote
         # payload digest -> (record id, URI, date) of the first response that carried it
         self._digests: dict[str, tuple[str, str, str]] = {}
         self._closed = False
         self.records = 0
         self.revisits = 0
+        # A killed run's index lines are not trusted: its files are indexed again at close.
+        for part in self.folder.glob(".index-*.part*"):
+            part.unlink()
         if resume:
             for leftover in sorted(self.folder.glob(f"*.warc.gz{OPEN_SUFFIX}")):
                 close_leftover(leftover)
@@ -191,8 +203,12 @@ class WarcArchive:
         }
         with self._lock:
             offset, name = self._write(members)
-            self._index.append(_cdxj(exchange.url, date, entry, members[0], offset, name))
-            if kind == "response" and body and not truncated and 200 <= answer.status < 300:
+            if self._index is None:
+                self._index = open(self._index_part, "w", encoding="utf-8")  # noqa: SIM115
+            self._index.write(_cdxj(exchange.url, date, entry, members[0], offset, name) + "\n")
+            self._covered.add(name)
+            fresh = kind == "response" and body and not truncated and 200 <= answer.status < 300
+            if fresh and len(self._digests) < MAX_DIGESTS:
                 self._digests.setdefault(digest, (record_id, exchange.url, date))
             if kind == "revisit":
                 self.revisits += 1
@@ -273,16 +289,61 @@ class WarcArchive:
                 return
             self._closed = True
             self._close_file()
-            lines = self._index
-            self._index = []
+            if self._index is not None:
+                self._index.close()
         index = self.folder / INDEX_FILE
-        old = index.read_text(encoding="utf-8").splitlines() if index.exists() else []
-        covered = {json.loads(line.split(" ", 2)[2])["filename"] for line in old if line}
-        covered |= {json.loads(line.split(" ", 2)[2])["filename"] for line in lines}
-        for path in sorted(self.folder.glob("*.warc.gz")):
-            if path.name not in covered:  # left by a killed run
-                lines.extend(index_file(path))
-        atomic_write(index, "".join(f"{line}\n" for line in sorted({*old, *lines})).encode())
+        covered = set(self._covered)
+        sources: list[Iterable[str]] = []
+        if index.exists():
+            covered |= {_filename(line) for line in _lines(index)}
+            sources.append(_lines(index))
+        if self._index is not None:
+            sources.append(_lines(self._index_part))
+        left = [p for p in sorted(self.folder.glob("*.warc.gz")) if p.name not in covered]
+        sources += [index_file(path) for path in left]  # files a killed run did not index
+        _write_sorted(sources, index)
+        self._index_part.unlink(missing_ok=True)
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield line.rstrip("\n")
+
+
+def _filename(line: str) -> str:
+    return str(json.loads(line.split(" ", 2)[2])["filename"])
+
+
+def _write_sorted(sources: Iterable[Iterable[str]], target: Path) -> None:
+    """Sort the lines of `sources` into `target` (atomically), duplicates dropped, holding at
+    most SORT_CHUNK lines in memory: sorted runs spill to temporary files, then merge."""
+    runs: list[IO[str]] = []
+    chunk: list[str] = []
+    try:
+        for source in sources:
+            for line in source:
+                chunk.append(line + "\n")
+                if len(chunk) >= SORT_CHUNK:
+                    chunk.sort()
+                    run = tempfile.TemporaryFile("w+", encoding="utf-8", dir=target.parent)  # noqa: SIM115 - closed below
+                    run.writelines(chunk)
+                    run.seek(0)
+                    runs.append(run)
+                    chunk = []
+        chunk.sort()
+        tmp = target.with_name(target.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as out:
+            previous = None
+            for line in heapq.merge(*runs, chunk):
+                if line != previous:
+                    out.write(line)
+                previous = line
+        os.replace(tmp, target)
+    finally:
+        for run in runs:
+            run.close()
 
 
 def _first(kind: str, url: str) -> dict[str, str]:

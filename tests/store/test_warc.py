@@ -338,3 +338,14 @@ def test_pywb_replays_a_page_through_the_index(
         timeout=60,
     )
     assert shown.returncode == 0 and exact_server in shown.stdout
+
+
+def test_the_index_is_sorted_through_runs_on_disk(monkeypatch, tmp_path: Path) -> None:
+    from crawler.store import warc
+
+    monkeypatch.setattr(warc, "SORT_CHUNK", 3)
+    lines = [f"key{n % 7} {n:03d}" for n in range(20)]
+    target = tmp_path / "index.cdxj"
+    warc._write_sorted([iter(lines[:12]), iter(lines[8:])], target)
+    assert target.read_text().splitlines() == sorted(set(lines))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.cdxj"]
