@@ -146,6 +146,9 @@ def _chain(crawl: _Crawl, url: str) -> list[dict[str, Any]]:
         if row is not None:
             depth, parent, seed, _ = row
             via = ("seed" if current == seed else "sitemap") if parent is None else "link"
+            kind = crawl.query("SELECT kind FROM kinds WHERE url = ?", (current,))
+            if kind is not None and kind[0] in ("requisite", "sitemap"):
+                via = kind[0]  # the journal's kinds table (--mirror requisites, sitemaps)
             chain.append({"url": current, "depth": depth, "via": via})
             current = parent
             continue

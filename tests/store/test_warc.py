@@ -349,3 +349,15 @@ def test_the_index_is_sorted_through_runs_on_disk(monkeypatch, tmp_path: Path) -
     warc._write_sorted([iter(lines[:12]), iter(lines[8:])], target)
     assert target.read_text().splitlines() == sorted(set(lines))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.cdxj"]
+
+
+def test_mirror_requisites_are_archived_too(run_crawl, tmp_path: Path) -> None:
+    from ..mirror_site import MirrorSite
+
+    with MirrorSite() as site:
+        _, crawled = run_crawl([site.base], warc=True, mirror=True)
+    records = check_archive(tmp_path / "out")  # every record with a status has its answer
+    requisites = [r for r in crawled if r.get("via") == "requisite" and r["status"]]
+    assert requisites, "the site has page requisites"
+    archived = {r["uri"] for r in records if r["type"] in ("response", "revisit")}
+    assert {r["final_url"] or r["url"] for r in requisites} <= archived
