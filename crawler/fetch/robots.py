@@ -50,9 +50,6 @@ class RobotsVerdict:
     kind: ErrorKind = ErrorKind.ROBOTS
     # Set when robots.txt was unreachable (5xx, network): the time it will be asked again.
     retry_at: float | None = None
-    # True when this call fetched robots.txt (or waited for another thread's fetch): time has
-    # passed since the item was taken (the shared frontier then re-takes it, see worker.py).
-    fresh: bool = False
 
 
 class RobotsShare(Protocol):
@@ -131,22 +128,16 @@ class RobotsCache:
                 self._load(entry, origin, session)
             finally:
                 entry.ready.set()
-        else:
-            fresh = not entry.ready.is_set()
-            if fresh and not entry.ready.wait(self._timeout * 3 + 1):
-                return RobotsVerdict(False, reason="robots.txt still loading", fresh=True)
-            mine = fresh
+        elif not entry.ready.wait(self._timeout * 3 + 1):
+            return RobotsVerdict(False, reason="robots.txt still loading")
         if entry.allow_all:
-            return RobotsVerdict(True, fresh=mine)
+            return RobotsVerdict(True)
         if entry.parser is None:
             retry_at = entry.expires_at if entry.expires_at != float("inf") else None
-            return RobotsVerdict(
-                False, reason=entry.reason, kind=entry.kind, retry_at=retry_at, fresh=mine
-            )
+            return RobotsVerdict(False, reason=entry.reason, kind=entry.kind, retry_at=retry_at)
         allowed = entry.parser.can_fetch(url, self._user_agent)
         delay = entry.parser.crawl_delay(self._user_agent) or 0.0
-        reason = "" if allowed else "disallowed by robots.txt"
-        return RobotsVerdict(allowed, float(delay), reason, fresh=mine)
+        return RobotsVerdict(allowed, float(delay), "" if allowed else "disallowed by robots.txt")
 
     def _forget_oldest(self) -> None:
         """Drop the oldest loaded entries down to three quarters of the cap (under the lock;

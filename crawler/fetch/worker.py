@@ -188,13 +188,13 @@ class FetcherThread(threading.Thread):
                 return True
             slot.crawl_delay = verdict.crawl_delay
             if services.frontier.paces_hosts:
-                # The shared frontier keeps the fleet's politeness clock: tell it the
-                # Crawl-delay; a permit granted before a robots.txt fetch (or a wait for one)
-                # is stale, so hand the item back and take it again with a fresh start time.
+                # The shared frontier keeps the fleet's politeness clock: tell it.
                 services.frontier.crawl_delay(host_key(url), verdict.crawl_delay)
-                if verdict.fresh:
-                    services.frontier.requeue(item)
-                    return False
+        if not services.frontier.starting(item):
+            # The shared frontier took the lease back (this worker was silent too long):
+            # another worker crawls the URL; nothing is fetched or recorded here.
+            self._kick(slot)
+            return True
         grant = slot.try_acquire(item, services.hosts.clock())
         if grant is Grant.PARKED:
             return False

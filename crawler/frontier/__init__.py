@@ -87,6 +87,11 @@ class Frontier(Protocol):
         """True when the frontier keeps the per-host politeness clock itself (for a fleet)."""
         ...
 
+    def starting(self, item: WorkItem) -> bool:
+        """Called right before `item`'s request: a frontier that paces hosts starts the host's
+        politeness clock now. False if the item is no longer this worker's (lease lost)."""
+        ...
+
     def crawl_delay(self, host: str, seconds: float) -> None:
         """Tell the frontier a host's robots.txt Crawl-delay (used when it paces hosts)."""
         ...

@@ -240,6 +240,10 @@ class MemoryFrontier:
         """False: the fetchers' HostSlots keep politeness in this process."""
         return False
 
+    def starting(self, item: WorkItem) -> bool:
+        """True: the host's slot starts its politeness clock when it grants the permit."""
+        return True
+
     def crawl_delay(self, host: str, seconds: float) -> None:
         """Nothing to do: the host's slot keeps its Crawl-delay."""
 

@@ -15,10 +15,11 @@ Knowing the end: `open` counts queued + deferred + leased items; it goes up only
 and down only on `done`, and a page's links are admitted before its `done`: `open == 0` after
 the seeds are in (`seeded`) means the crawl is finished, for every worker.
 
-Keys (all under `crawl:NAME:`): meta (options, seeds, seeded), seen (16-byte digests of canonical
-URLs), admitted, open, hostcount, qvar, ready (host -> ms it may be asked), q:HOST (payloads),
-hs:HOST (active, next, cd), deferred (zset), lease (id -> worker, host, payload), wl:WORKER,
-workers (worker -> last heartbeat), lseq, dseq, stats, robots:ORIGIN.
+Keys (all under `crawl:NAME:`): meta (options, seeds, seeded), seen:BUCKET (small hashes of the
+16-byte digests of canonical URLs, see `digest`), admitted, open, hostcount, qvar, ready (host ->
+ms it may be asked), q:HOST (payloads), hs:HOST (active, next, cd), deferred (zset), lease (id ->
+worker, host, payload), wl:WORKER, workers (worker -> last heartbeat), lseq, dseq, stats,
+reply:TOKEN (a call's answer, for its retry), robots:ORIGIN, robotslock:ORIGIN.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ SHAPING = (
     "lease",
 )
 DIGEST_BYTES = 16  # 128 bits: no collision expected among 10^12 URLs
+# The visited set is 2^20 small hashes (Redis keeps a hash of up to 128 short fields as one
+# compact listpack): about 18 bytes a URL instead of about 72 in one big set, while a bucket
+# holds fewer than 128 URLs, i.e. up to about 100 M URLs per crawl.
+SEEN_BUCKET_BITS = 20
 LOCAL_CACHE = 1_000_000  # digests answered, kept to save round trips (cleared when full)
 IDLE_POLL = 0.25  # longest wait between two asks when no host is ready
 ROBOTS_TTL = 24 * 3600.0  # a robots.txt is kept (and obeyed) this long, as Google does
@@ -128,12 +133,13 @@ local new, trapped, out = 0, 0, {}
 for i = 4, #ARGV, 6 do
   local d, h, qk, shape, seed, p = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5]
   local r
-  if redis.call('SISMEMBER', P .. 'seen', d) == 1 then
+  local sk, sf = P .. 'seen:' .. string.sub(d, 1, 3), string.sub(d, 4)
+  if redis.call('HEXISTS', sk, sf) == 1 then
     r = 'dup'
   elseif max_pages >= 0 and admitted >= max_pages then
     r = 'full'
   else
-    redis.call('SADD', P .. 'seen', d)
+    redis.call('HSET', sk, sf, '')
     r = 'new'
     if seed == '0' then
       if shape == '1' then
@@ -306,6 +312,26 @@ end
 return {0, redis.call('HGET', P .. 'meta', 'options'), redis.call('HGET', P .. 'meta', 'seeds')}
 """
 
+# ARGV: lease id, worker. Right before the request: the host's politeness clock starts now (the
+# take only held it back), so the gap is kept between request starts whatever the take-to-
+# request time. 0 if the lease is no longer this worker's.
+_BEGIN = r"""
+local v = redis.call('HGET', P .. 'lease', ARGV[1])
+if not v then return 0 end
+local w, h = string.match(v, '^([^\n]*)\n([^\n]*)\n')
+if w ~= ARGV[2] then return 0 end
+local hk = P .. 'hs:' .. h
+local gap = math.max(DELAY, tonumber(redis.call('HGET', hk, 'cd') or '0'))
+if gap > 0 then
+  local nxt = now_ms() + gap
+  if nxt > tonumber(redis.call('HGET', hk, 'next') or '0') then
+    redis.call('HSET', hk, 'next', nxt)
+    touch(h)
+  end
+end
+return 1
+"""
+
 # ARGV: host, Crawl-delay ms.
 _CRAWL_DELAY = r"""
 redis.call('HSET', P .. 'hs:' .. ARGV[1], 'cd', ARGV[2])
@@ -317,8 +343,18 @@ _ONCE = frozenset({"admit", "take", "done", "handback"})  # answers kept for a r
 
 
 def digest(url: str) -> bytes:
-    """The fixed-size key of a canonical URL in the visited set."""
-    return hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=DIGEST_BYTES).digest()
+    """The fixed-size key of a canonical URL in the visited set, with its bucket's bits first:
+    the first SEEN_BUCKET_BITS bits name a small hash `seen:BUCKET`, the rest is the field."""
+    key = hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=DIGEST_BYTES).digest()
+    # Zero the bits below the bucket's in the first three bytes, so the script can take them
+    # as the bucket's name, and keep the whole digest after them as the field.
+    head = int.from_bytes(key[:3], "big") & ~((1 << (24 - SEEN_BUCKET_BITS)) - 1)
+    return head.to_bytes(3, "big") + key
+
+
+def seen_slot(key: bytes) -> tuple[bytes, bytes]:
+    """(bucket, field) of a digest in the visited set (as the admission script splits it)."""
+    return key[:3], key[3:]
 
 
 def encode_item(item: WorkItem) -> bytes:
@@ -428,6 +464,7 @@ class RedisFrontier:
                 ("retire", _RETIRE),
                 ("join", _JOIN),
                 ("crawl_delay", _CRAWL_DELAY),
+                ("begin", _BEGIN),
             )
         }
         self._delays: dict[str, float] = {}  # Crawl-delays already told to Redis
@@ -608,7 +645,8 @@ class RedisFrontier:
         with self._lock:
             if key in self._answered:
                 return False
-        added = self._retry(lambda: self._client.sadd(self._prefix + "seen", key))
+        bucket, field = self._seen_key(key)
+        added = self._retry(lambda: self._client.hsetnx(bucket, field, b""))
         with self._lock:
             self._answered.add(key)
         return bool(added)
@@ -616,7 +654,12 @@ class RedisFrontier:
     def seen(self, url: str) -> bool:
         """Whether the URL is in the fleet's visited set."""
         key = digest(url)
-        return bool(self._retry(lambda: self._client.sismember(self._prefix + "seen", key)))
+        bucket, field = self._seen_key(key)
+        return bool(self._retry(lambda: self._client.hexists(bucket, field)))
+
+    def _seen_key(self, key: bytes) -> tuple[bytes, bytes]:
+        bucket, field = seen_slot(key)
+        return self._prefix.encode() + b"seen:" + bucket, field
 
     # -- the work loop ---------------------------------------------------------------------
 
@@ -738,6 +781,20 @@ class RedisFrontier:
     def paces_hosts(self) -> bool:
         """True: permits and delays are kept in Redis for the fleet."""
         return True
+
+    def starting(self, item: WorkItem) -> bool:
+        """Start the host's politeness clock on the server (one round trip, only when the host
+        has a delay); False if the lease was lost."""
+        if not item.lease:
+            return True
+        with self._lock:
+            paced = self._config.delay > 0 or self._delays.get(host_key(item.target), 0) > 0
+        if not paced:
+            return True
+        try:
+            return bool(self._call("begin", item.lease, self.worker))
+        except FrontierUnavailable:
+            return False
 
     def crawl_delay(self, host: str, seconds: float) -> None:
         """Record a host's Crawl-delay for the fleet (once per host in this process)."""
@@ -873,12 +930,11 @@ class RedisRobotsShare:
 
 
 def fleet_counts(client: redis.Redis, prefix: str) -> dict[str, int]:
-    """admitted, open, finished, trapped, reclaimed and seen of one crawl in Redis."""
+    """admitted, open, finished, trapped and reclaimed of one crawl in Redis."""
     stats = {k.decode(): int(v) for k, v in client.hgetall(prefix + "stats").items()}
     return {
         "admitted": int(client.get(prefix + "admitted") or 0),
         "open": int(client.get(prefix + "open") or 0),
-        "seen": int(client.scard(prefix + "seen")),
         "finished": stats.get("finished", 0),
         "trapped": stats.get("trapped", 0),
         "reclaimed": stats.get("reclaimed", 0),

@@ -61,7 +61,7 @@ def test_eight_processes_admitting_the_same_urls_admit_each_once(redis_server, t
     client = redis_server.client()
     assert sum(counts) == 5000
     assert int(client.get("crawl:adm:admitted")) == 5000
-    assert client.scard("crawl:adm:seen") == 5000
+    assert sum(client.hlen(key) for key in client.scan_iter(b"crawl:adm:seen:*")) == 5000
     assert int(client.get("crawl:adm:open")) == 5000
     queued = client.lrange("crawl:adm:q:h.example", 0, -1)
     assert sorted(decode_item(p).url for p in queued) == sorted(URLS)
@@ -184,7 +184,9 @@ def test_three_workers_one_killed_finish_with_every_url_once_and_polite(
         assert stats.max_active <= per_host
         starts = sorted(s for s, _, p in stats.log if p != "/robots.txt")
         gaps = [b - a for a, b in itertools.pairwise(starts)]
-        assert min(gaps) >= delay * 0.6, (h, min(gaps))
+        # The clock starts right before each request (frontier/redis.py _BEGIN); what is left
+        # is the time from that answer to the request reaching the server.
+        assert min(gaps) >= delay * 0.75, (h, min(gaps))
 
 
 def test_a_503_503_200_host_does_not_end_the_crawl_early(
