@@ -70,6 +70,11 @@ def _commands(client: Any) -> int:
     return sum(int(v["calls"]) for k, v in stats.items() if k not in ("cmdstat_info",))
 
 
+def _cpu(client: Any) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def run_fleet(args: argparse.Namespace, workers: int, redis: _Redis, work: Path) -> dict[str, Any]:
     """One crawl of the site by `workers` processes; its figures."""
     spec = SiteSpec(
@@ -82,6 +87,7 @@ def run_fleet(args: argparse.Namespace, workers: int, redis: _Redis, work: Path)
     crawl_id = f"bench{workers}-{int(time.time())}"
     with SiteServer(spec) as site:
         redis.client.config_resetstat()
+        cpu0 = _cpu(redis.client)
         outs = [work / f"{crawl_id}-w{i}" for i in range(workers)]
         base = [sys.executable, "-m", "crawler", *site.roots(), "--frontier", redis.url]
         base += ["--crawl-id", crawl_id, "--threads", str(args.threads), "--parsers", "1"]
@@ -91,6 +97,7 @@ def run_fleet(args: argparse.Namespace, workers: int, redis: _Redis, work: Path)
         codes = [proc.wait(timeout=args.max_seconds) for proc in procs]
         seconds = time.monotonic() - started
         commands = _commands(redis.client)
+        cpu = _cpu(redis.client) - cpu0
         memory = int(redis.client.info("memory")["used_memory"])
         served = site.stats()
     merged = work / f"{crawl_id}-merged"
@@ -109,6 +116,7 @@ def run_fleet(args: argparse.Namespace, workers: int, redis: _Redis, work: Path)
         "pages_per_second": round(pages / seconds, 1),
         "round_trips_per_page": round(trips / pages, 2),
         "redis_commands_per_page": round(commands / pages, 1),
+        "redis_cpu_ms_per_page": round(cpu * 1000 / pages, 3),
         "redis_used_memory": memory,
         "requests_served": sum(h["requests"] for h in served["hosts"]),
         "pages_by_worker": [s["pages"] for s in summaries],
@@ -116,12 +124,15 @@ def run_fleet(args: argparse.Namespace, workers: int, redis: _Redis, work: Path)
 
 
 def measure_memory(count: int, redis: _Redis) -> dict[str, Any]:
-    """Redis memory per URL of the visited set, laid out as the frontier does (digests in
-    2^20 small hashes), and as one plain set of the same digests for comparison."""
-    from crawler.frontier.redis import digest, seen_slot
+    """Redis memory per URL of the visited set: the frontier's layout (digests in small hashes)
+    filled as 100 M URLs fill its 2^20 buckets (so `count` URLs go into count/95 buckets), and
+    one plain set of the same digests for comparison."""
+    from crawler.frontier.redis import SEEN_BUCKET_BITS, digest
 
     client = redis.client
-    result: dict[str, Any] = {"urls": count}
+    fill = 100_000_000 / 2**SEEN_BUCKET_BITS
+    buckets = max(1, round(count / fill))
+    result: dict[str, Any] = {"urls": count, "buckets": buckets, "urls_per_bucket": round(fill)}
     for layout in ("buckets", "one_set"):
         client.flushall()
         before = int(client.info("memory")["used_memory"])
@@ -129,8 +140,8 @@ def measure_memory(count: int, redis: _Redis) -> dict[str, Any]:
         for n in range(count):
             key = digest(f"http://h{n % 1000}.example/p/{n}")
             if layout == "buckets":
-                bucket, field = seen_slot(key)
-                pipe.hset(b"crawl:mem:seen:" + bucket, field, b"")
+                bucket = int.from_bytes(key[3:7], "big") % buckets
+                pipe.hset(b"crawl:mem:seen:" + bucket.to_bytes(3, "big"), key[3:], b"")
             else:
                 pipe.sadd("crawl:mem:seen", key[3:])
             if n % 10_000 == 9_999:
@@ -138,6 +149,25 @@ def measure_memory(count: int, redis: _Redis) -> dict[str, Any]:
         pipe.execute()
         after = int(client.info("memory")["used_memory"])
         result[f"bytes_per_url_{layout}"] = round((after - before) / count, 1)
+    # A queued URL: its payload (URL, depth, parent, seed) in its host's list.
+    from crawler.frontier.redis import encode_item
+    from crawler.messages import WorkItem
+
+    client.flushall()
+    before = int(client.info("memory")["used_memory"])
+    queued = min(count, 200_000)
+    pipe = client.pipeline(transaction=False)
+    for n in range(queued):
+        host = f"h{n % 1000}.example"
+        parent = f"https://{host}/section/{n // 7}/index.html"
+        item = WorkItem(f"https://{host}/section/{n // 7}/article-{n}.html", 3, parent, host)
+        pipe.rpush(f"crawl:mem:q:{host}", encode_item(item))
+        if n % 10_000 == 9_999:
+            pipe.execute()
+    pipe.execute()
+    after = int(client.info("memory")["used_memory"])
+    result["bytes_per_queued_url"] = round((after - before) / queued, 1)
+    result["payload_bytes"] = len(encode_item(item))
     client.flushall()
     return result
 

@@ -28,10 +28,13 @@ def free_port() -> int:
 class RedisServer:
     """redis-server on 127.0.0.1 with append-only persistence in a temporary folder."""
 
-    def __init__(self, folder: Path, password: str | None = None) -> None:
+    def __init__(self, folder: Path, password: str | None = None, cluster: bool = False) -> None:
         self.folder = folder
         self.port = free_port()
+        while cluster and self.port > 55000:  # a cluster node also listens on port + 10000
+            self.port = free_port()
         self.password = password
+        self.cluster = cluster
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -46,6 +49,8 @@ class RedisServer:
         args += ["--save", "", "--daemonize", "no", "--loglevel", "warning"]
         if self.password:
             args += ["--requirepass", self.password]
+        if self.cluster:
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

@@ -247,7 +247,11 @@ def test_bad_frontier_options_exit_2_with_one_clear_line(tmp_path, options, name
     assert named in err
 
 
-def test_a_wrong_password_exits_2(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("server_options", "named"),
+    [({"password": "right"}, "refused the password"), ({"cluster": True}, "Redis Cluster")],
+)
+def test_a_wrong_password_or_a_cluster_exits_2(tmp_path, capsys, server_options, named):
     from crawler.cli import main
 
     from .conftest import REDIS_SERVER
@@ -256,10 +260,10 @@ def test_a_wrong_password_exits_2(tmp_path, capsys):
         pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
     folder = tmp_path / "redis"
     folder.mkdir()
-    server = RedisServer(folder, password="right")
+    server = RedisServer(folder, **server_options)
     server.start()
     try:
-        url = f"redis://:wrong@127.0.0.1:{server.port}/0"
+        url = f"redis://:wrong@127.0.0.1:{server.port}/0" if server.password else server.url
         code = main(
             [
                 "http://127.0.0.1:9/",
@@ -275,7 +279,8 @@ def test_a_wrong_password_exits_2(tmp_path, capsys):
         server.stop()
     err = capsys.readouterr().err
     assert code == 2
-    assert "refused the password" in err
+    assert named in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def _merge_once(outs: list[Path], merged: Path, server: RedisServer, crawl_id: str) -> Counter:
@@ -302,6 +307,11 @@ def test_ctrl_c_on_one_worker_hands_its_urls_back_and_exits_130_while_the_other_
     assert "handed back" in err
     code, err = finish(procs[1])
     assert code == 0, err
+    # A merge that misses a worker's folder does not match Redis: exit 1.
+    assert _records(outs[0])
+    partial = [str(outs[1]), "--output", str(tmp_path / "partial")]
+    partial += ["--frontier", redis_server.url, "--crawl-id", "int"]
+    assert merge_main(partial, stderr=sys.stderr) == 1
     urls = _merge_once(outs, tmp_path / "merged", redis_server, "int")
     base = site.base("127.0.0.1")
     assert urls[base + "page/7"] == 1  # recorded (refused by robots.txt), once
