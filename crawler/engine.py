@@ -199,6 +199,7 @@ def crawl(
             adapter=new_adapter(config.per_host, guard),
             guard=guard,
             warc=warc,
+            on_refs=mirror.prepare if mirror is not None else None,
         )
         for item in pending:
             frontier.readmit(item)

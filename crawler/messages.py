@@ -104,6 +104,7 @@ class ParseResult:
     robots: tuple[str, ...] = ()  # directives of <meta name=robots> and <meta name=UA-TOKEN>
     requisites: tuple[str, ...] = ()  # with --mirror: what the page needs to display
     imports: tuple[str, ...] = ()  # the requisites that are stylesheets it imports
+    refs: tuple[Any, ...] = ()  # with --mirror: (base, references resolved), parse/refs.py
 
     def to_tuple(self) -> tuple[Any, ...]:
         """The result as a plain tuple: cheaper to pickle through the pipe than the dataclass."""
@@ -118,6 +119,7 @@ class ParseResult:
             self.robots,
             self.requisites,
             self.imports,
+            self.refs,
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
 from typing import TYPE_CHECKING, Any
@@ -79,6 +79,8 @@ class Services:
     refusals: dict[str, str | None] = field(default_factory=dict)  # host key -> address refusal
     warc: WarcArchive | None = None  # with --warc: the web archive (metadata records)
     output_error: str | None = None  # the first write error of the output (a full disk)
+    # With --mirror: takes a page's resolved references from the parser, before its record.
+    on_refs: Callable[[str, tuple[Any, ...]], None] | None = None
 
     def output_failed(self, reason: str) -> None:
         """The output cannot be written: stop the crawl as on Ctrl-C (said once)."""
@@ -283,6 +285,8 @@ class FetcherThread(threading.Thread):
             links, title, rejected = parsed.links, parsed.title, parsed.rejected
             dropped, meta = parsed.links_dropped, parsed.robots
             needs = parsed.requisites
+            if parsed.refs and services.on_refs is not None:
+                services.on_refs(result.url, parsed.refs)
         directives = decide(meta, result.robots_tag, self._ua_token)
         if directives.nofollow:  # meta nofollow: the parser gave none; the header's: drop them
             links, rejected = (), ()

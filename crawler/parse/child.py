@@ -16,7 +16,7 @@ from multiprocessing.connection import Connection
 
 from ..messages import ParseJob, ParseResult
 from .extract import ROBOTS_META, parse_page
-from .refs import is_css, requisites
+from .refs import is_css, requisites_of, resolved_refs
 
 TRIM_EVERY = 32  # pages between two returns of freed memory to the system
 
@@ -28,10 +28,13 @@ def run_job(
     also its requisites, or a stylesheet's); errors are returned, not raised."""
     try:
         needs: tuple[tuple[str, ...], ...] = ((), ())
+        refs: tuple[object, ...] = ()
         if job.requisites:
-            needs = requisites(job.url, job.body, job.content_type)
+            base, resolved = resolved_refs(job.url, job.body, job.content_type)
+            needs = requisites_of(job.url, resolved)
+            refs = (base, resolved)  # the mirror converts the page from these
         if is_css(job.content_type):
-            return ParseResult(job.job_id, requisites=needs[0], imports=needs[1])
+            return ParseResult(job.job_id, requisites=needs[0], imports=needs[1], refs=refs)
         page = parse_page(job.url, job.body, job.content_type, backend=backend, names=names)
     except BaseException:  # noqa: BLE001 - the traceback goes home in the result
         return ParseResult(job.job_id, error=traceback.format_exc(limit=20)[-4000:])
@@ -45,6 +48,7 @@ def run_job(
         robots=page.robots,
         requisites=needs[0],
         imports=needs[1],
+        refs=refs,
     )
 
 

@@ -18,6 +18,7 @@ CSS: url() and @import, both `requisite`s (`import` for @import).
 from __future__ import annotations
 
 import codecs
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -35,11 +36,24 @@ _REQUISITE_RELS = frozenset(
     ("stylesheet", "icon", "shortcut", "apple-touch-icon", "preload", "modulepreload", "manifest")
 )
 _RAW_TEXT = frozenset(("script", "textarea", "title", "xmp", "iframe", "noembed", "noframes"))
-_TAG = re.compile(r"<(?:(!--)|([A-Za-z][^\s/>]*)|/([A-Za-z][^\s/>]*)[^>]*>|[!?][^>]*>)")
+# One start tag whole (its attribute text in group 2; quoted values may hold `>`), or a comment
+# (to its end), an end tag, a doctype or a processing instruction. Each alternative starts with
+# a different character, and `<` ends an unquoted run, so a failed match is short.
+_TAG = re.compile(
+    r"""<(?:!--(?:.*?-->|.*\Z)|([A-Za-z][^\s/>]*)((?:[^>"'<]|"[^"]*"|'[^']*')*)>|[/!?][^>]*>)""",
+    re.DOTALL,
+)
+_WANTED_TAGS = frozenset(
+    (
+        *("a", "area", "frame", "iframe", "base", "link", "img", "source", "script", "track"),
+        *("embed", "video", "audio", "object", "input", "meta", "style"),
+    )
+)
+_STYLE_ATTR = re.compile(r"style", re.IGNORECASE)
+_STYLE_END = re.compile(r"</style\s*>", re.IGNORECASE)
 _ATTR = re.compile(
     r"""[\s/]*([^\s"'>/=][^\s"'>/=]*)(?:\s*=\s*("([^"]*)"|'([^']*)'|([^\s>"'][^\s>]*)))?"""
 )
-_TAG_END = re.compile(r"\s*/?>")
 _CSS_TOKEN = re.compile(
     r"""/\*.*?(?:\*/|\Z)"""  # a comment
     r"""|@import\s+(?:"([^"\n]*)"|'([^'\n]*)')"""  # @import "x"
@@ -137,6 +151,27 @@ def css_refs(
     return out
 
 
+def _attributes(raw: str, offset: int) -> dict[str, tuple[str, int, int, bool]]:
+    """name -> (value, start, end, quoted) of the attributes in a start tag's text; the first
+    of a repeated name wins, as in browsers."""
+    attrs: dict[str, tuple[str, int, int, bool]] = {}
+    for attr in _ATTR.finditer(raw):
+        key = attr.group(1).lower()
+        if key in attrs:
+            continue
+        if attr.group(2) is None:
+            attrs[key] = ("", offset + attr.end(), offset + attr.end(), False)
+            continue
+        group = 3 if attr.group(3) is not None else 4 if attr.group(4) is not None else 5
+        attrs[key] = (
+            attr.group(group),
+            offset + attr.start(group),
+            offset + attr.end(group),
+            group != 5,
+        )
+    return attrs
+
+
 def html_refs(body: bytes, content_type: str | None = None) -> list[Ref]:
     """Every reference of an HTML page, in document order."""
     encoding = charset_of(body, content_type)
@@ -144,42 +179,23 @@ def html_refs(body: bytes, content_type: str | None = None) -> list[Ref]:
     out: list[Ref] = []
     pos = 0
     n = len(text)
+    search = _TAG.search
     while pos < n:
-        match = _TAG.search(text, pos)
+        match = search(text, pos)
         if match is None:
             break
-        if match.group(1):  # a comment
-            end = text.find("-->", match.end())
-            pos = n if end < 0 else end + 3
-            continue
-        name = match.group(2)
-        if name is None:  # an end tag, a doctype, a processing instruction
-            pos = match.end()
+        pos = match.end()
+        name = match.group(1)
+        if name is None:  # a comment, an end tag, a doctype, a processing instruction
             continue
         name = name.lower()
-        attrs: dict[str, tuple[str, int, int, bool]] = {}
-        pos = match.end()
-        while True:
-            end = _TAG_END.match(text, pos)
-            if end is not None:
-                pos = end.end()
-                break
-            attr = _ATTR.match(text, pos)
-            if attr is None or attr.end() == pos:
-                pos += 1
-                if pos >= n:
-                    break
-                continue
-            pos = attr.end()
-            key = attr.group(1).lower()
-            if key in attrs or attr.group(2) is None:
-                attrs.setdefault(key, ("", pos, pos, False))
-                continue
-            group = next(g for g in (3, 4, 5) if attr.group(g) is not None)
-            attrs[key] = (attr.group(group), attr.start(group), attr.end(group), group != 5)
-        _tag_refs(name, attrs, encoding, out)
+        raw = match.group(2)
+        # Only the tags that can hold a reference have their attributes read: most tags of a
+        # page (span, div, p) are passed over by the one pattern above.
+        if name in _WANTED_TAGS or (("tyle" in raw or "TYLE" in raw) and _STYLE_ATTR.search(raw)):
+            _tag_refs(name, _attributes(raw, match.start(2)), encoding, out)
         if name == "style":
-            close = re.compile(r"</style\s*>", re.I).search(text, pos)
+            close = _STYLE_END.search(text, pos)
             stop = n if close is None else close.start()
             out.extend(css_refs(text[pos:stop], pos, encoding))
             pos = stop
@@ -260,8 +276,25 @@ def resolve_ref(base: str, text: str) -> str | None:
     text = text.strip()
     if not text or text.startswith("#"):
         return None
+    # What the result depends on, so that the cache below serves the references every page of
+    # a site repeats: nothing but the text for an absolute URL, the origin for `/x` and `//x`,
+    # the folder for a relative path, all of the base for `?q`.
+    head = text[:12].lower()
+    if head.startswith(("http://", "https://")):
+        scope = ""
+    elif text.startswith("/"):
+        scope = base[: base.find("/", base.find("//") + 2) + 1] if "//" in base else base
+    elif text.startswith("?") or ":" in head.split("/", 1)[0]:
+        scope = base  # a query, or another scheme (javascript:, mailto:)
+    else:
+        scope = base[: base.rfind("/") + 1] if base.count("/") >= 3 else base
+    return _resolve(scope, text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _resolve(scope: str, text: str) -> str | None:
     try:
-        return canonicalize(urljoin(base, text))
+        return canonicalize(urljoin(scope, text) if scope else text)
     except (InvalidURL, ValueError):
         return None
 
@@ -274,18 +307,43 @@ def base_of(url: str, refs: list[Ref]) -> str:
     return url
 
 
+# A reference as it crosses the pipe: (start, end, text, kind, entities, canonical URL or None).
+Resolved = tuple[int, int, str, str, bool, "str | None"]
+
+
+def resolved_refs(
+    url: str, body: bytes, content_type: str | None
+) -> tuple[str, tuple[Resolved, ...]]:
+    """(base, every reference with the canonical URL it points at) of a page or stylesheet
+    fetched from `url`: what the mirror needs to convert it without scanning it again."""
+    refs = document_refs(body, content_type)
+    base = base_of(url, refs)
+    return base, tuple(
+        (
+            r.start,
+            r.end,
+            r.text,
+            r.kind,
+            r.entities,
+            None if r.kind == BASE else resolve_ref(base, r.text),
+        )
+        for r in refs
+    )
+
+
+def requisites_of(url: str, refs: tuple[Resolved, ...]) -> tuple[tuple[str, ...], ...]:
+    """(requisites, CSS imports) among resolved references: in document order, each once."""
+    found: dict[str, None] = {}
+    imports: dict[str, None] = {}
+    for _, _, _, kind, _, target in refs:
+        if kind in (REQUISITE, IMPORT) and target is not None and target != url:
+            found[target] = None
+            if kind == IMPORT:
+                imports[target] = None
+    return tuple(found), tuple(imports)
+
+
 def requisites(url: str, body: bytes, content_type: str | None) -> tuple[tuple[str, ...], ...]:
     """(requisites, CSS imports) of a page or stylesheet fetched from `url`: canonical, in
     document order, each once. An import is a stylesheet whose own references are fetched."""
-    refs = document_refs(body, content_type)
-    base = base_of(url, refs)
-    found: dict[str, None] = {}
-    imports: dict[str, None] = {}
-    for ref in refs:
-        if ref.kind in (REQUISITE, IMPORT):
-            target = resolve_ref(base, ref.text)
-            if target is not None and target != url:
-                found[target] = None
-                if ref.kind == IMPORT:
-                    imports[target] = None
-    return tuple(found), tuple(imports)
+    return requisites_of(url, resolved_refs(url, body, content_type)[1])

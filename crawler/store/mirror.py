@@ -21,9 +21,9 @@ again the pages whose targets have landed since, so the mirror is consistent at 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
-import posixpath
 import shutil
 import threading
 from collections.abc import Iterable, Mapping
@@ -32,13 +32,16 @@ from typing import Any
 from urllib.parse import quote, urljoin
 
 from ..messages import Record
-from ..parse.refs import BASE, Ref, base_of, document_refs, resolve_ref
+from ..parse.refs import BASE, Resolved, resolved_refs
 from .paths import mirror_suffix, to_mirror
 from .writer import atomic_write, read_records
 
 logger = logging.getLogger(__name__)
 
 MIRROR_DIR = "mirror"
+# References kept in memory for the fix-up pass (about 200 bytes each); past this, a page still
+# waiting for a target is scanned again from pages/ instead.
+MAX_KEPT_REFS = 250_000
 # Characters left as they are in a relative path; everything else is %-escaped, `%`, `?`, `#`,
 # spaces, quotes, `&` (HTML) and parentheses (an unquoted CSS url()) included.
 _PATH_SAFE = "-._~!$*+,;=@"
@@ -64,10 +67,20 @@ def _convertible(content_type: str | None) -> bool:
 
 def relative(page: PurePosixPath, target: PurePosixPath) -> str:
     """The escaped relative path from the file `page` to the file `target` (both in mirror/)."""
-    rel = posixpath.relpath(target.as_posix(), page.parent.as_posix())
-    return "/".join(
-        quote(part, safe=_PATH_SAFE) if part != ".." else part for part in rel.split("/")
-    )
+    here = page.parts[:-1]
+    there = target.parts
+    common = 0
+    for a, b in zip(here, there, strict=False):
+        if a != b:
+            break
+        common += 1
+    parts = [".."] * (len(here) - common) + [_quoted(part) for part in there[common:]]
+    return "/".join(parts)
+
+
+@functools.lru_cache(maxsize=65536)
+def _quoted(name: str) -> str:
+    return quote(name, safe=_PATH_SAFE)
 
 
 class Mirror:
@@ -80,6 +93,11 @@ class Mirror:
         self._docs: dict[PurePosixPath, _Doc] = {}  # mirror file -> its body
         self._waiting: dict[PurePosixPath, set[str]] = {}  # page -> targets missing when converted
         self._stale: set[PurePosixPath] = set()  # files from an earlier run, converted at finish
+        # References resolved by a parser process (url -> (base, refs)), until the page lands;
+        # then kept for the fix-up pass of pages still waiting, up to MAX_KEPT_REFS in all.
+        self._prepared: dict[str, tuple[str, tuple[Resolved, ...]]] = {}
+        self._kept: dict[PurePosixPath, tuple[str, tuple[Resolved, ...]]] = {}
+        self._kept_count = 0
         self.converted = 0
         self.linked = 0
         self.failures = 0
@@ -113,6 +131,12 @@ class Mirror:
 
     # -- conversion ---------------------------------------------------------------------------
 
+    def prepare(self, url: str, refs: tuple[Any, ...]) -> None:
+        """The references of the page fetched from `url`, resolved by a parser process: its
+        conversion then scans and resolves nothing in this process."""
+        with self._lock:
+            self._prepared[url] = refs  # type: ignore[assignment]
+
     def landed(self, record: Record) -> None:
         """A URL reached its final state: link or convert its body if it was saved. Never
         raises (a failure is logged and counted: the crawl goes on)."""
@@ -120,14 +144,23 @@ class Mirror:
             return  # failed or not saved: references to it stay absolute URLs
         try:
             doc = self._add(record.url, record.final_url, record.path, record.content_type)
-            self._write(to_mirror(doc.pages, mirror_suffix(doc.pages.name, doc.content_type)))
+            with self._lock:
+                refs = self._prepared.pop(doc.url, None)
+            target = to_mirror(doc.pages, mirror_suffix(doc.pages.name, doc.content_type))
+            self._write(target, refs)
         except Exception:
             self.failures += 1
             logger.exception("mirror: could not convert %s", record.url)
 
-    def _write(self, target: PurePosixPath) -> None:
+    def _write(
+        self, target: PurePosixPath, refs: tuple[str, tuple[Resolved, ...]] | None = None
+    ) -> None:
         with self._lock:
             doc = self._docs[target]
+            kept = self._kept.pop(target, None)
+            if kept is not None:
+                self._kept_count -= len(kept[1])
+        refs = refs or kept
         source = self.root.joinpath(*doc.pages.parts)
         dest = self.root.joinpath(*target.parts)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -136,40 +169,53 @@ class Mirror:
             self.linked += 1
             return
         body = source.read_bytes()
-        converted, missing = self.convert(body, doc, target)
+        if refs is None:
+            refs = resolved_refs(doc.url, body, doc.content_type)
+        converted, missing = self.convert(body, refs, target)
         atomic_write(dest, converted, parent_exists=True)
         with self._lock:
             if missing:
                 self._waiting[target] = missing
+                if self._kept_count + len(refs[1]) <= MAX_KEPT_REFS:
+                    self._kept[target] = refs
+                    self._kept_count += len(refs[1])
             else:
                 self._waiting.pop(target, None)
             self.converted += 1
 
-    def convert(self, body: bytes, doc: _Doc, target: PurePosixPath) -> tuple[bytes, set[str]]:
-        """(the converted body, the targets it references that are not saved yet)."""
-        refs = document_refs(body, doc.content_type)
-        base = base_of(doc.url, refs)
+    def convert(
+        self, body: bytes, refs: tuple[str, tuple[Resolved, ...]], target: PurePosixPath
+    ) -> tuple[bytes, set[str]]:
+        """(the converted body, the targets it references that are not saved yet), given the
+        page's base and resolved references (parse/refs.py `resolved_refs`)."""
+        base, resolved = refs
         missing: set[str] = set()
         out: list[bytes] = []
         at = 0
-        for ref in refs:
-            new = self._replacement(ref, base, target, missing)
+        for start, end, text, kind, entities, url in resolved:
+            new = self._replacement(kind, text, entities, url, base, target, missing)
             if new is None:
                 continue
-            out.append(body[at : ref.start])
+            out.append(body[at:start])
             out.append(new.encode("ascii"))
-            at = ref.end
+            at = end
         out.append(body[at:])
         return b"".join(out), missing
 
     def _replacement(
-        self, ref: Ref, base: str, target: PurePosixPath, missing: set[str]
+        self,
+        kind: str,
+        text: str,
+        entities: bool,
+        url: str | None,
+        base: str,
+        target: PurePosixPath,
+        missing: set[str],
     ) -> str | None:
         """What to write in place of one reference, or None to leave its bytes as they are."""
-        if ref.kind == BASE:
+        if kind == BASE:
             return quote(target.name, safe=_PATH_SAFE)  # relative paths resolve from here
-        text = ref.text.strip()
-        url = resolve_ref(base, text)
+        text = text.strip()
         if url is None:
             return None  # a fragment of this page, javascript:, mailto:, data:, ...
         fragment = text.split("#", 1)[1] if "#" in text else None
@@ -184,7 +230,7 @@ class Mirror:
         if absolute == text:
             return None  # already absolute: unchanged bytes
         new = quote(absolute, safe=_URL_SAFE)
-        return new.replace("&", "&amp;") if ref.entities else new
+        return new.replace("&", "&amp;") if entities else new
 
     def finish(self) -> int:
         """The fix-up pass: convert again each page that references a target saved since it
