@@ -40,6 +40,8 @@ def test_a_failure_while_starting_the_parsers_leaves_no_process(
     assert process.exitcode is not None  # joined (reaped), not left a zombie
 
 
+# The thread dies on purpose: pytest's report of an exception that ended a thread is expected.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_base_exception_in_a_fetcher_stops_the_crawl_instead_of_being_swallowed(
     site: Site, run_crawl: RunCrawl, monkeypatch: pytest.MonkeyPatch
 ) -> None:

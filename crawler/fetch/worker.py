@@ -111,7 +111,7 @@ class FetcherThread(threading.Thread):
 
         A failure while handling one item (any Exception) becomes that item's `internal`
         record and the loop goes on; anything else (SystemExit, KeyboardInterrupt) ends the
-        thread, after its item is accounted for.
+        thread, its item left open: the engine sees the thread die and stops the crawl.
         """
         services = self.services
         frontier = services.frontier
@@ -143,6 +143,12 @@ class FetcherThread(threading.Thread):
                     with services.counters.lock:
                         services.counters.internal_faults += 1
                     self._record_fault(item, exc)
+                except BaseException:
+                    # Not this item's fault: its task stays open (so the crawl cannot look
+                    # finished) and the URL pending for --resume; the engine sees the thread die
+                    # and stops the crawl with exit 1.
+                    finished = False
+                    raise
                 finally:
                     self.busy_with = self.busy_since = None
                     if finished:
