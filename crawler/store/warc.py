@@ -70,8 +70,9 @@ def surt(url: str) -> str:
     host = (parts.hostname or "").strip(".")
     if host.startswith("www."):
         host = host[4:]
-    labels = host.split(".")
-    key = host if host.replace(".", "").isdigit() or ":" in host else ",".join(reversed(labels))
+    # Dotted labels are reversed, IPv4 addresses too (`1,0,0,127`), as the surt package that
+    # pywb and the Wayback Machine use does: a key spelt otherwise is never found by them.
+    key = host if ":" in host else ",".join(reversed(host.split(".")))
     if parts.port is not None and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
         key += f":{parts.port}"
     path = parts.path or "/"
