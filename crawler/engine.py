@@ -48,7 +48,7 @@ from requests.adapters import HTTPAdapter
 
 from . import __version__
 from .config import Config
-from .errors import ExitReason
+from .errors import ExitReason, UsageError
 from .fetch.hosts import HostSlots
 from .fetch.http import DEADLINE_FACTOR, new_adapter, new_session
 from .fetch.netguard import Guard, host_addresses, policy_for_seeds
@@ -363,7 +363,12 @@ def _open_frontier(
 ) -> Frontier:
     """The in-memory frontier, or with --frontier the shared one in Redis."""
     if config.frontier is not None:
-        from .frontier.redis import RedisFrontier  # imports redis-py: only in this mode
+        try:
+            from .frontier.redis import RedisFrontier  # imports redis-py: only in this mode
+        except ModuleNotFoundError as exc:
+            raise UsageError(
+                f"--frontier: needs redis-py ({exc}): pip install 'crawl[redis]'"
+            ) from None
 
         return RedisFrontier(config, seeds, on_trap=on_trap, on_refuse=storage.refusals.refused)
     return MemoryFrontier(
