@@ -140,8 +140,11 @@ class Mirror:
     def landed(self, record: Record) -> None:
         """A URL reached its final state: link or convert its body if it was saved. Never
         raises (a failure is logged and counted: the crawl goes on)."""
-        if record.path is None:
-            return  # failed or not saved: references to it stay absolute URLs
+        if record.path is None:  # failed or not saved: references to it stay absolute URLs
+            if record.final_url is not None:
+                with self._lock:  # parsed but not kept (noindex): nothing to convert
+                    self._prepared.pop(record.final_url, None)
+            return
         try:
             doc = self._add(record.url, record.final_url, record.path, record.content_type)
             with self._lock:
