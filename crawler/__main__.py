@@ -5,6 +5,6 @@ import multiprocessing
 if __name__ == "__main__":
     # First thing: a frozen executable's parser children re-enter here and must stop at this call.
     multiprocessing.freeze_support()
-    from crawler.cli import main
+    from crawler.cli import entry_point
 
-    raise SystemExit(main())
+    entry_point()

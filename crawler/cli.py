@@ -462,7 +462,10 @@ def convert_main(argv: Sequence[str], *, stderr: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> int:
     """Run the command; returns the exit code."""
-    stderr = stderr or sys.stderr
+    from .safe_stderr import SafeStream
+
+    # Messages never change the outcome: a closed, broken or full stderr only goes quiet.
+    stderr = SafeStream(stderr or sys.stderr)  # type: ignore[assignment]
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["why"]:  # a seeds file of that name is given as ./why (README.md)
         from .explain import main as why
@@ -552,11 +555,18 @@ def _run(args: argparse.Namespace, config: Config, stderr: TextIO) -> int:
         for line in seeds.warnings():
             print(f"crawl: warning: {line}", file=stderr)
         seeds_urls, bad = seeds.urls, tuple(str(b) for b in seeds.bad)
+        if (
+            config.max_pages is not None
+            and len(seeds_urls) > config.max_pages
+            and not config.resume
+        ):
+            print(
+                f"crawl: warning: --max-pages {config.max_pages}: {len(seeds_urls)} seeds given,"
+                f" {len(seeds_urls) - config.max_pages} of them left out",
+                file=stderr,
+            )
     try:
-        try:
-            config.output.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--output: cannot create {config.output}: {exc.strerror}") from exc
+        _usable_folder(config.output)
         if config.resume and not (config.output / "crawl.jsonl").exists():
             raise UsageError(f"--resume: no earlier crawl in {config.output}")
         with _folder_lock(config.output):
@@ -566,6 +576,23 @@ def _run(args: argparse.Namespace, config: Config, stderr: TextIO) -> int:
     finally:
         if site is not None:
             site.close()
+
+
+def _usable_folder(output: Path) -> None:
+    """Make OUTPUT if need be; a usage error if it is not a folder or cannot be written."""
+    import tempfile
+
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output: {output} is not a directory")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--output: cannot create {output}: {exc.strerror}") from exc
+    try:  # root passes every permission check, so ask the folder itself
+        with tempfile.TemporaryFile(dir=output):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--output: {output} is not writable: {exc.strerror}") from exc
 
 
 @contextmanager
@@ -665,4 +692,9 @@ def _crawl(
 def entry_point() -> None:
     """The `crawl` console script and the frozen executable."""
     multiprocessing.freeze_support()
-    raise SystemExit(main())
+    from .safe_stderr import quiet_exit, standard_fds
+
+    standard_fds()
+    code = main()
+    quiet_exit()
+    raise SystemExit(code)

@@ -69,8 +69,8 @@ def _simple(url: str) -> str | None:
         return None
     if port is not None:
         number = int(port)
-        if number > 65535:
-            return None
+        if number > 65535 or number == 0:
+            return None  # the slow path says why
         if number != DEFAULT_PORTS[scheme]:
             host = f"{host}:{number}"
     return f"{scheme}://{host}{_normalize_path(path or '/')}"
@@ -112,6 +112,9 @@ def _canonicalize(url: str) -> str:
         userinfo = parts.netloc.rpartition("@")[0]
         if ";" in userinfo or "@" in userinfo:
             raise InvalidURL("';' or '@' smuggled in the userinfo part")
+
+        if port == 0:  # "any port" to the system: it would connect to the scheme's default
+            raise InvalidURL("port 0 is not a port a server listens on")
         # Imported here: most links take the fast path, and a parser process starts quicker.
         from w3lib.url import canonicalize_url
 

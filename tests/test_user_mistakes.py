@@ -234,3 +234,114 @@ def test_a_full_disk(make_site, small_disk: Path) -> None:
     assert set(urls) == set().union(*(site.expected(h) for h in site.hosts))
     assert not [r for r in records if r["error"] and r["error"]["kind"] == "internal"]
     assert json.loads((out / "summary.json").read_text())["exit_reason"] == "finished"
+
+
+# -- 5. an output folder that cannot be used -------------------------------------------------
+
+
+def test_unwritable_output_folder(tmp_path: Path) -> None:
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    result = _run("http://127.0.0.1:9/", "--output", str(afile))
+    assert result.returncode == 2, result.stderr
+    assert "--output" in result.stderr and "not a directory" in result.stderr
+    assert "Traceback" not in result.stderr and afile.read_text() == "x"
+
+    locked = tmp_path / "read-only"
+    locked.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(locked)], capture_output=True
+    )
+    if mounted.returncode != 0:  # not root: a folder without write permission does it
+        locked.chmod(0o555)
+    try:
+        result = _run("http://127.0.0.1:9/", "--output", str(locked))
+    finally:
+        if mounted.returncode == 0:
+            subprocess.run(["umount", "-l", str(locked)], check=False)
+        else:
+            locked.chmod(0o755)
+    assert result.returncode == 2, result.stderr
+    assert "--output" in result.stderr and "not writable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- 7. stderr and stdin -----------------------------------------------------------------------
+
+
+def test_stderr_closed_broken_or_full_and_stdin_closed(site, tmp_path: Path) -> None:
+    seed = site.seed_urls()[0]
+    crawl = [*_cmd(seed), "--depth", "1", *FAST]
+
+    closed = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", *crawl, "--output", str(tmp_path / "closed")],
+        timeout=90,
+    )
+    assert closed.returncode == 0
+
+    with open("/dev/full", "w") as full:
+        on_full = subprocess.run([*crawl, "--output", str(tmp_path / "full")], stderr=full)
+    assert on_full.returncode == 0
+
+    broken = subprocess.Popen(
+        [*crawl, "--output", str(tmp_path / "pipe"), "-v"], stderr=subprocess.PIPE
+    )
+    assert broken.stderr is not None
+    broken.stderr.close()  # the reader goes away before the first message
+    assert broken.wait(timeout=90) == 0
+
+    expected = len(_urls(tmp_path / "closed"))
+    assert expected > 1
+    for name in ("full", "pipe"):
+        assert len(_urls(tmp_path / name)) == expected
+
+    no_stdin = subprocess.run(
+        ["sh", "-c", 'exec "$@" <&-', "sh", *_cmd("-"), "--output", str(tmp_path / "stdin")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert no_stdin.returncode == 2
+    assert "standard input is closed" in no_stdin.stderr and "Traceback" not in no_stdin.stderr
+
+
+# -- 8. seeds as people write them -------------------------------------------------------------
+
+
+def test_seeds_as_people_write_them(site, tmp_path: Path) -> None:
+    first, second = site.seed_urls()
+    # URLs on the command line, as with wget.
+    out = tmp_path / "args"
+    result = _run(first, second, "--depth", "0", "--output", str(out), *FAST)
+    assert result.returncode == 0, result.stderr
+    assert sorted(_urls(out)) == sorted([first, second])
+
+    # A byte-order mark, as Notepad writes it.
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes(b"\xef\xbb\xbf" + f"{first}\r\n{second}\r\n".encode())
+    result = _run(str(bom), "--depth", "0", "--output", str(tmp_path / "bom"), *FAST)
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
+    assert sorted(_urls(tmp_path / "bom")) == sorted([first, second])
+
+    # A binary file given by mistake: a few warnings, one line for the rest.
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(
+        f"{first}\n".encode() + bytes(range(256)) * 40 + b"\n" * 300 + b"\x00z\n" * 300
+    )
+    result = _run(str(binary), "--depth", "0", "--output", str(tmp_path / "bin"), *FAST)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stderr.splitlines()) <= 10, result.stderr
+    assert "more bad seed lines skipped" in result.stderr
+
+    # Port 0 is refused, not sent to port 80.
+    result = _run("http://127.0.0.1:0/", "--output", str(tmp_path / "zero"))
+    assert result.returncode == 2 and "port 0" in result.stderr
+
+    # --max-pages below the number of seeds says how many were left out.
+    many = tmp_path / "many.txt"
+    many.write_text("".join(f"{first}page/{i}\n" for i in range(1, 6)))
+    result = _run(str(many), "--max-pages", "2", "--output", str(tmp_path / "max"), *FAST)
+    assert result.returncode == 0, result.stderr
+    assert "5 seeds given, 3 of them left out" in result.stderr
+    assert len(_urls(tmp_path / "max")) == 2
