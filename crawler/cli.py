@@ -291,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the bundled demo site on 127.0.0.1 and 127.0.0.2 and crawl it",
     )
     _add_frontier_options(p)
+    _add_wget_options(p)
     noise = p.add_mutually_exclusive_group()
     noise.add_argument("--quiet", "-q", action="store_true", help="no progress bar, errors only")
     noise.add_argument("--verbose", "-v", action="store_true", help="log more on stderr")
@@ -324,6 +325,36 @@ def _add_frontier_options(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to retry an unreachable Redis before exiting 1 "
         f"(default {DEFAULT_FRONTIER_TIMEOUT:g})",
+    )
+
+
+def _add_wget_options(p: argparse.ArgumentParser) -> None:
+    """What a wget user reaches for: --max-time, --no-parent, --header, --log."""
+    p.add_argument(
+        "--max-time",
+        type=_bounded("max_time"),
+        default=None,
+        metavar="SECONDS",
+        help="stop the whole crawl after this long, as Ctrl-C does (--resume continues)",
+    )
+    p.add_argument(
+        "--no-parent",
+        action="store_true",
+        help="do not follow links above the folder of their seed (on the seed's host)",
+    )
+    p.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="send this header with every page request (repeatable)",
+    )
+    p.add_argument(
+        "--log",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also append every message, each URL fetched included, to FILE",
     )
 
 
@@ -362,6 +393,9 @@ def build_config(args: argparse.Namespace) -> Config:
         frontier_timeout=args.frontier_timeout,
         quiet=args.quiet,
         verbose=args.verbose,
+        max_time=args.max_time,
+        no_parent=args.no_parent,
+        headers=tuple(args.header),
     )
 
 
@@ -504,10 +538,22 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
 
     handler = _TqdmHandler(stderr)
     handler.setFormatter(logging.Formatter("crawl: %(levelname)s: %(message)s"))
+    level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    handler.setLevel(level)
     logger.addHandler(handler)
-    logger.setLevel(
-        logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
-    )
+    logger.setLevel(level)
+    log_file = None
+    if args.log is not None:
+        try:
+            log_file = logging.FileHandler(args.log, encoding="utf-8")
+        except OSError as exc:
+            logger.removeHandler(handler)
+            print(f"crawl: error: --log: cannot open {args.log}: {exc.strerror}", file=stderr)
+            return ExitCode.USAGE
+        log_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log_file.setLevel(logging.INFO)
+        logger.addHandler(log_file)
+        logger.setLevel(logging.INFO)
     try:
         return _run(args, config, stderr)
     except UsageError as exc:
@@ -527,6 +573,9 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
         return ExitCode.INTERNAL_ERROR
     finally:
         logger.removeHandler(handler)
+        if log_file is not None:
+            logger.removeHandler(log_file)
+            log_file.close()
 
 
 def _run(args: argparse.Namespace, config: Config, stderr: TextIO) -> int:
@@ -665,6 +714,12 @@ def _crawl(
             summary_line(summary.pages, summary.error_count, summary.bytes, summary.seconds),
             file=stderr,
         )
+    if summary.exit_reason is ExitReason.FINISHED and summary.pages > 0 and summary.ok == 0:
+        # Exit 0 (failed URLs are in the output), but the one thing to know is said plainly.
+        print(
+            f"crawl: nothing could be fetched: every seed failed (see {config.output}/crawl.jsonl)",
+            file=stderr,
+        )
     if summary.exit_reason is ExitReason.OUTPUT_ERROR:
         print(
             f"crawl: error: {config.output} could not be written (above); the crawl stopped"
@@ -680,6 +735,13 @@ def _crawl(
             file=stderr,
         )
         return ExitCode.INTERNAL_ERROR
+    if summary.exit_reason is ExitReason.INTERRUPTED and not stop.is_set():
+        print(
+            f"crawl: --max-time {config.max_time:g} s reached; continue with --resume"
+            f" --output {config.output}",
+            file=stderr,
+        )
+        return ExitCode.INTERRUPTED
     if summary.exit_reason is ExitReason.INTERRUPTED:
         if config.frontier is not None:
             print("crawl: interrupted; this worker's URLs were handed back", file=stderr)

@@ -106,6 +106,7 @@ BOUNDS: dict[str, tuple[str, Bound]] = {
     "max_bytes": ("--max-bytes", Bound(1, MAX_MAX_BYTES)),
     "retries": ("--retries", Bound(0, MAX_RETRIES)),
     "max_redirects": ("--max-redirects", Bound(0, MAX_MAX_REDIRECTS)),
+    "max_time": ("--max-time", Bound(0, MAX_MAX_TIME, seconds=True, low_open=True)),
 }
 
 
@@ -152,6 +153,11 @@ class Config:
     frontier_timeout: float = DEFAULT_FRONTIER_TIMEOUT
     quiet: bool = False
     verbose: bool = False
+    # What a wget user reaches for (issue 12): a deadline for the whole crawl (seconds, None for
+    # none), links only below the seed's folder, extra request headers ("Name: value").
+    max_time: float | None = None
+    no_parent: bool = False
+    headers: tuple[str, ...] = ()
     allow_re: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
     deny_re: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
 
@@ -168,11 +174,37 @@ class Config:
         data["output"] = str(self.output)
         data["allow"] = list(self.allow)
         data["deny"] = list(self.deny)
+        # Credentials never reach the output files: the values of these headers are hidden.
+        data["headers"] = [
+            f"{name}: ***" if name.lower() in SECRET_HEADERS else f"{name}: {value}"
+            for name, value in header_pairs(self.headers)
+        ]
         return data
+
+
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def header_pairs(headers: tuple[str, ...]) -> list[tuple[str, str]]:
+    """("Name", "value") of each --header "Name: value" (validated by `validate`)."""
+    pairs = []
+    for header in headers:
+        name, _, value = header.partition(":")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
 
 
 def validate(config: Config) -> None:
     """Raise ValueError("--option: reason") for the first bad value."""
+    for header in config.headers:
+        name, colon, _value = header.partition(":")
+        if (
+            not colon
+            or not _HEADER_NAME.fullmatch(name.strip())
+            or any(c in header for c in "\r\n\0")
+        ):
+            raise ValueError(f"--header: must be one line 'Name: value', got {header!r}")
     for name, (option, bound) in BOUNDS.items():
         value = getattr(config, name, None)
         if value is not None:

@@ -67,7 +67,7 @@ from .store.mirror import Mirror
 from .store.records import Recorder
 from .store.trouble import output_trouble
 from .store.writer import Storage, read_records
-from .urls import in_scope, passes_filters
+from .urls import in_scope, passes_filters, redact
 
 if TYPE_CHECKING:
     from .store.warc import WarcArchive
@@ -75,6 +75,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SUMMARY_FILE = "summary.json"
+SUMMARY_SEEDS = 10  # seeds listed in summary.json; seed_count says how many there were
 # How long teardown may take once the queue has drained: threads, then processes.
 JOIN_BUDGET = 10.0
 
@@ -107,14 +108,30 @@ class Summary:
         return sum(self.errors.values())
 
 
-def _resumed(config: Config, storage: Storage) -> tuple[set[str], list[WorkItem]]:
-    """The visited set and the pending items left by an earlier run in config.output."""
+class _RedactedSet(set[str]):
+    """A set of URLs as crawl.jsonl has them (passwords as `***`): `in` redacts first."""
+
+    def __contains__(self, url: object) -> bool:
+        return isinstance(url, str) and set.__contains__(self, redact(url))
+
+
+def _resumed(
+    config: Config, storage: Storage, recorder: Recorder | None = None
+) -> tuple[set[str], list[WorkItem]]:
+    """The visited set and the pending items left by an earlier run in config.output; the
+    records, bytes and errors of the earlier sessions are counted in `storage` and `recorder`,
+    so that the summary of a resumed crawl is the summary of the whole crawl."""
     done: set[str] = set()
     for record in read_records(storage.jsonl_path):
         done.add(record["url"])
         if record.get("final_url"):
             done.add(record["final_url"])
-    seen, pending = storage.journal.load(done)
+        storage.records += 1
+        storage.bytes += record.get("bytes") or 0
+        if recorder is not None and record.get("error"):
+            recorder.count_earlier(str(record["error"].get("kind")))
+    # crawl.jsonl holds no passwords: a journal URL with a login is done if its redacted form is.
+    seen, pending = storage.journal.load(_RedactedSet(done))
     return seen | done, pending
 
 
@@ -150,6 +167,7 @@ def crawl(
     warc: WarcArchive | None = None
     mirror: Mirror | None = None
     exit_reason = ExitReason.ERROR
+    earlier = 0
     try:
         # Inside the try: a failure while starting still closes the processes already started.
         pool.start()
@@ -158,9 +176,10 @@ def crawl(
         mirror = _start_mirror(config, storage)
         # What --resume continues with (crawler/resume_options.py); the first seeds are kept.
         storage.journal.save_options(options_to_store(config))
-        storage.journal.save_options({"seeds": list(seeds)}, keep=True)
+        storage.journal.save_options({"seeds": [redact(seed) for seed in seeds]}, keep=True)
         recorder = Recorder(storage)
-        visited, pending = _resumed(config, storage) if config.resume else (set(), [])
+        visited, pending = _resumed(config, storage, recorder) if config.resume else (set(), [])
+        earlier = storage.records  # a resumed crawl's summary counts the whole crawl
         frontier = _open_frontier(config, seeds, visited, storage, recorder.trap)
         _keep_options(storage, config, seeds)
         # A shared frontier keeps the politeness clock for the whole fleet (on Redis's clock).
@@ -227,6 +246,14 @@ def crawl(
                 frontier.stop()
                 exit_reason = ExitReason.ERROR
                 break
+            if (
+                config.max_time is not None
+                and not frontier.stopping
+                and time.monotonic() - started >= config.max_time
+            ):
+                logger.warning("--max-time %g s reached: stopping", config.max_time)
+                frontier.stop()
+                exit_reason = ExitReason.INTERRUPTED
             if stop.is_set() and not frontier.stopping:
                 logger.info("stop requested: finishing requests in flight")
                 frontier.stop()
@@ -259,7 +286,15 @@ def crawl(
         summary = None
         if services is not None:
             summary = _finish(
-                config, seeds, services, pool, exit_reason, started, started_at, bad_seeds
+                config,
+                seeds,
+                services,
+                pool,
+                exit_reason,
+                started,
+                started_at,
+                bad_seeds,
+                earlier,
             )
         elif storage is not None:
             storage.close()
@@ -351,7 +386,9 @@ def _keep_options(storage: Storage, config: Config, seeds: Sequence[str]) -> Non
     """What `crawl why` needs to judge a URL by today's rules: the options and the seeds (a
     --resume adds its seeds to those of the first run)."""
     storage.refusals.meta("config", json.dumps(config.to_json()))
-    storage.refusals.meta(f"seeds-{datetime.now(UTC).isoformat()}", json.dumps(list(seeds)))
+    storage.refusals.meta(
+        f"seeds-{datetime.now(UTC).isoformat()}", json.dumps([redact(seed) for seed in seeds])
+    )
 
 
 def _open_frontier(
@@ -362,6 +399,13 @@ def _open_frontier(
     on_trap: Callable[[WorkItem, str], None],
 ) -> Frontier:
     """The in-memory frontier, or with --frontier the shared one in Redis."""
+
+    def on_refuse(
+        url: str, depth: int, parent: str | None, seed: str | None, rule: str, reason: str
+    ) -> None:
+        logger.info("not followed: %s: %s", url, reason)  # -v, --log
+        storage.refusals.refused(url, depth, parent, seed, rule, reason)
+
     if config.frontier is not None:
         try:
             from .frontier.redis import RedisFrontier  # imports redis-py: only in this mode
@@ -370,14 +414,14 @@ def _open_frontier(
                 f"--frontier: needs redis-py ({exc}): pip install 'crawl[redis]'"
             ) from None
 
-        return RedisFrontier(config, seeds, on_trap=on_trap, on_refuse=storage.refusals.refused)
+        return RedisFrontier(config, seeds, on_trap=on_trap, on_refuse=on_refuse)
     return MemoryFrontier(
         config,
         visited=visited,
         admitted=len(visited),
         on_admit=storage.admitted,
         on_trap=on_trap,
-        on_refuse=storage.refusals.refused,
+        on_refuse=on_refuse,
     )
 
 
@@ -503,6 +547,7 @@ def _finish(
     started: float,
     started_at: str,
     bad_seeds: Sequence[str],
+    earlier: int = 0,
 ) -> Summary:
     storage, frontier, counters = services.storage, services.frontier, services.counters
     seconds = time.monotonic() - started
@@ -519,7 +564,7 @@ def _finish(
         errors=errors,
         bytes=storage.bytes,
         seconds=round(seconds, 3),
-        pages_per_second=round(pages / seconds, 2) if seconds > 0 else 0.0,
+        pages_per_second=round((pages - earlier) / seconds, 2) if seconds > 0 else 0.0,
         admitted=frontier.stats().admitted,
         pending=len(shelved),
         requests=requests,
@@ -535,6 +580,9 @@ def _finish(
         data: dict[str, Any] = asdict(summary)
         data["version"] = __version__
         data["bad_seeds"] = list(bad_seeds)
+        # 10,000 seeds are not a summary: their number, the first few (the rest are in state.db).
+        data["seed_count"] = len(seeds)
+        data["seeds"] = [redact(seed) for seed in seeds[:SUMMARY_SEEDS]]
         data["config"] = config.to_json()
         data["frontier"] = asdict(frontier.stats())
         try:

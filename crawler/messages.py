@@ -10,6 +10,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from .urls import redact
+
 
 @dataclass(frozen=True, slots=True)
 class WorkItem:
@@ -154,7 +156,12 @@ class Record:
     def to_json(self) -> dict[str, Any]:
         """The record as the dict that is written, field order as in README.md's table."""
         # Not dataclasses.asdict: it deep-copies every value, a cost paid on every page.
-        return {name: getattr(self, name) for name in _RECORD_FIELDS}
+        data = {name: getattr(self, name) for name in _RECORD_FIELDS}
+        for name in ("url", "final_url", "parent"):  # passwords never reach crawl.jsonl
+            value = data[name]
+            if value is not None and "@" in value:
+                data[name] = redact(value)
+        return data
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(Record))

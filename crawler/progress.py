@@ -53,6 +53,10 @@ def summary_line(pages: int, errors: int, nbytes: int, seconds: float) -> str:
     """The one line printed on stderr at the end of a crawl."""
     rate = pages / seconds if seconds > 0 else 0.0
     return (
-        f"crawl: {pages} pages, {errors} errors, {nbytes / 1e6:.2f} MB, "
+        f"crawl: {_count(pages, 'page')}, {_count(errors, 'error')}, {nbytes / 1e6:.2f} MB, "
         f"{seconds:.2f} s, {rate:.1f} pages/s"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

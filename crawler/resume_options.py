@@ -27,6 +27,7 @@ SAFE_TO_CHANGE = frozenset(
         "quiet",
         "verbose",
         "max_time",
+        "headers",  # secret values are not stored: give --header again with --resume
         "log",
         "parser",
         "parse_timeout",

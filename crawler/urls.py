@@ -198,3 +198,24 @@ def passes_filters(
     if allow and not any(p.search(url) for p in allow):
         return False
     return not any(p.search(url) for p in deny)
+
+
+def below_seed(url: str, seed: str) -> bool:
+    """--no-parent: whether `url` is in the folder of `seed` or below it (a URL of another
+    host is not this rule's business: --scope decides)."""
+    if host_key(url) != host_key(seed):
+        return True
+    folder = urlsplit(seed).path.rpartition("/")[0] + "/"
+    return urlsplit(url).path.startswith(folder)
+
+
+def redact(url: str) -> str:
+    """`url` with the password of its login, if any, replaced by `***` (for the output files)."""
+    if "@" not in url:
+        return url
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))

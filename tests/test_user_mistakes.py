@@ -345,3 +345,130 @@ def test_seeds_as_people_write_them(site, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "5 seeds given, 3 of them left out" in result.stderr
     assert len(_urls(tmp_path / "max")) == 2
+
+
+# -- 6. credentials --------------------------------------------------------------------------
+
+
+def test_credentials_in_plain_text(site, tmp_path: Path) -> None:
+    base = site.base("127.0.0.1")
+    seed = base.replace("http://", "http://alice:s3cr3t-pw@")
+    out = tmp_path / "out"
+    result = _run(seed, "--depth", "1", "--output", str(out), *FAST, "-q")
+    assert result.returncode == 0, result.stderr
+    records = read_jsonl(out / "crawl.jsonl")
+    assert len(records) > 1 and records[0]["url"].startswith("http://alice:***@")
+    for name in ("crawl.jsonl", "summary.json"):
+        assert "s3cr3t-pw" not in (out / name).read_text(), f"the password is in {name}"
+    from crawler.store.state import STATE_FILE, load_options
+
+    assert "s3cr3t-pw" not in json.dumps(load_options(out / STATE_FILE))
+
+
+# -- 9. telling the user what happened --------------------------------------------------------
+
+
+def test_telling_the_user_what_happened(make_site, tmp_path: Path, monkeypatch) -> None:
+    site = make_site(pages=40, links=4, latency=0.05)
+    first = site.seed_urls()[0]
+    # -v: each URL fetched (status, size, time) and each refusal.
+    verbose = _run(
+        first, "--depth", "1", "--deny", "/page/2$", "-v", "--output", str(tmp_path / "v")
+    )
+    assert verbose.returncode == 0, verbose.stderr
+    assert f"200 {first}, " in verbose.stderr and " bytes, " in verbose.stderr
+    assert "not followed: " in verbose.stderr and "outside the --scope" in verbose.stderr
+
+    # Every seed failed: exit 0, one plain line; and "1 error", not "1 errors".
+    dead = _run("http://127.0.0.1:9/", "--retries", "0", "--output", str(tmp_path / "dead"))
+    assert dead.returncode == 0, dead.stderr
+    assert "every seed failed" in dead.stderr
+    assert "crawl: 1 page, 1 error, " in dead.stderr
+
+    # One option, one wording, whichever way its value is wrong.
+    words = [_run(first, "--delay", v).stderr.splitlines()[-1] for v in ("-1", "abc", "1e308")]
+    assert all("--delay: must be a number of seconds, at least 0 and at most" in w for w in words)
+
+    # summary.json counts the seeds, it does not list 10,000 of them.
+    many = tmp_path / "many.txt"
+    many.write_text("".join(f"{first}page/{i}\n" for i in range(1, 31)))
+    listed = _run(str(many), "--depth", "0", "--output", str(tmp_path / "many"), *FAST, "-q")
+    assert listed.returncode == 0, listed.stderr
+    summary = json.loads((tmp_path / "many" / "summary.json").read_text())
+    assert summary["seed_count"] == 30 and len(summary["seeds"]) <= 10
+
+    # A resumed crawl's summary counts the whole crawl.
+    out = tmp_path / "resumed"
+    stopped = _run(first, "--output", str(out), *FAST, "--max-time", "1", "-q")
+    assert stopped.returncode == 130, stopped.stderr
+    resumed = _run("--resume", "--output", str(out), *FAST)
+    assert resumed.returncode == 0, resumed.stderr
+    total = len(read_jsonl(out / "crawl.jsonl"))
+    assert json.loads((out / "summary.json").read_text())["pages"] == total
+    assert f"crawl: {total} pages, " in resumed.stderr
+
+    # A name that does not resolve reads as such (the lookup is faked: no DNS query leaves).
+    import socket
+
+    from crawler import Config, crawl
+
+    real = socket.getaddrinfo
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "nosuchhost.test":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    config = Config(output=tmp_path / "dns", threads=2, parsers=1, retries=0, ignore_robots=True)
+    crawl(config, ["http://nosuchhost.test/"])
+    (record,) = read_jsonl(tmp_path / "dns" / "crawl.jsonl")
+    assert record["error"]["message"] == "cannot resolve nosuchhost.test", record["error"]
+
+
+# -- 10. what a wget user reaches for -----------------------------------------------------------
+
+
+def test_what_a_wget_user_reaches_for(make_site, tmp_path: Path) -> None:
+    site = make_site(pages=40, links=4, latency=0.05)
+    host = "127.0.0.1"
+    base = site.base(host)
+    log = tmp_path / "crawl.log"
+    out = tmp_path / "out"
+    # --no-parent from a seed in /page/: the site's / is above it; --header on every page.
+    result = _run(
+        f"{base}page/1",
+        "--no-parent",
+        "--depth",
+        "2",
+        "--header",
+        "X-Token: abc",
+        "--header",
+        "Accept-Language: fr",
+        "--log",
+        str(log),
+        "--output",
+        str(out),
+        *FAST,
+        "-q",
+    )
+    assert result.returncode == 0, result.stderr
+    urls = _urls(out)
+    assert len(urls) > 3
+    assert all(url.startswith(f"{base}page/") for url in urls), urls
+    assert "/" not in site.stats[host].hits
+    sent = site.stats[host].headers["/page/1"]
+    assert sent.get("X-Token") == "abc" and sent.get("Accept-Language") == "fr"
+    # --log: every URL fetched, whatever -q says on stderr.
+    text = log.read_text()
+    assert all(f" {url}, " in text for url in urls)
+
+    # --max-time: ends as Ctrl-C does, and --resume finishes the crawl.
+    slow = tmp_path / "slow"
+    stopped = _run(site.seed_urls()[1], "--max-time", "0.5", "--output", str(slow), *FAST)
+    assert stopped.returncode == 130, stopped.stderr
+    assert "--max-time 0.5 s reached" in stopped.stderr and "--resume" in stopped.stderr
+    resumed = _run("--resume", "--output", str(slow), *FAST, "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    done = _urls(slow)
+    assert len(done) == len(set(done)) and set(done) == set(site.expected(site.hosts[1]))

@@ -124,11 +124,32 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         | requests.exceptions.MissingSchema,
     ):
         return ErrorKind.INVALID_URL, message
+    unresolved = _unresolved_host(exc)
+    if unresolved is not None:  # not urllib3's pool text: the one thing the user must know
+        return ErrorKind.CONNECTION, f"cannot resolve {unresolved}"
     if isinstance(exc, requests.ConnectionError) and _caused_by_timeout(exc):
         # requests reports urllib3's read timeout during streaming as a ConnectionError
         # wrapping it (models.Response.iter_content).
         return ErrorKind.TIMEOUT, message
     return ErrorKind.CONNECTION, message
+
+
+def _unresolved_host(exc: BaseException) -> str | None:
+    """The host name whose lookup failed, if that is what `exc` wraps (a DNS failure)."""
+    from urllib3.exceptions import NameResolutionError
+
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NameResolutionError):
+            return str(getattr(current, "_host", "") or "the host")
+        todo.extend((*current.args, getattr(current, "reason", None)))
+        todo.extend((current.__cause__, current.__context__))
+    return None
 
 
 def _caused_by_timeout(exc: BaseException) -> bool:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..config import Config
+from ..config import Config, header_pairs
 from ..errors import ErrorKind, FrontierUnavailable
 from ..frontier import Frontier
 from ..messages import ParseJob, WorkItem
@@ -117,6 +117,7 @@ class FetcherThread(threading.Thread):
         frontier = services.frontier
         config = services.config
         session = new_session(config.user_agent, config.per_host, services.adapter)
+        session.headers.update(header_pairs(config.headers))  # --header
         try:
             while True:
                 item = frontier.take()

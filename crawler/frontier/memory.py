@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from ..config import Config
 from ..messages import WorkItem
-from ..urls import host_key, in_scope, passes_filters
+from ..urls import below_seed, host_key, in_scope, passes_filters
 from . import FrontierStats
 from .traps import MAX_QUERY_VARIANTS, ChainRule, trap_reason
 
@@ -40,6 +40,8 @@ def refusal_rule(
         return f"--depth {config.depth}", f"depth {depth} is past --depth {config.depth}"
     if not (requisite and config.span_requisites) and not in_scope(url, seed, config.scope):
         return f"--scope {config.scope}", f"outside the --scope {config.scope} of seed {seed}"
+    if config.no_parent and not requisite and not below_seed(url, seed):
+        return "--no-parent", f"above the folder of seed {seed}"
     if config.allow_re and not passes_filters(url, config.allow_re, ()):
         patterns = " ".join(config.allow)
         return f"--allow {patterns}", "matches no --allow pattern"

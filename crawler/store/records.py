@@ -7,6 +7,7 @@ counts the records that end with an error, by kind, for the progress bar and sum
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from .writer import Storage
 
 if TYPE_CHECKING:
     from ..fetch.http import FetchResult
+
+logger = logging.getLogger(__name__)
 
 
 class Recorder:
@@ -37,6 +40,11 @@ class Recorder:
         """Records that ended with an error so far."""
         with self._lock:
             return sum(self._errors.values())
+
+    def count_earlier(self, kind: str) -> None:
+        """Count an error recorded by an earlier session of the crawl (--resume)."""
+        with self._lock:
+            self._errors[kind] += 1
 
     def trap(self, item: WorkItem, reason: str) -> None:
         """Record a URL that the frontier refused as a crawler trap, with the rule that fired."""
@@ -82,6 +90,16 @@ class Recorder:
             robots=robots,
         )
         self.storage.write(record)
+        if logger.isEnabledFor(logging.INFO):  # -v, --log: each URL as it ends
+            outcome = f"{error[0].value}: {error[1]}" if error is not None else "ok"
+            logger.info(
+                "%s %s, %d bytes, %d ms: %s",
+                record.status if record.status is not None else "---",
+                record.url,
+                record.bytes,
+                record.elapsed_ms,
+                outcome,
+            )
 
 
 def _via(item: WorkItem) -> str:
