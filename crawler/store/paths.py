@@ -37,7 +37,8 @@ MAX_NAME = 255
 INDEX = "index.html"
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
 # What Windows, macOS or Linux cannot hold in a name (and `%`-free: `%` stays literal).
-_UNSAFE = frozenset('/\\:*?"<>|') | {chr(c) for c in range(0x20)} | {"\x7f"}
+# U+FFFD is escaped too: in a name it would read as a byte sequence lost in decoding.
+_UNSAFE = frozenset('/\\:*?"<>|\ufffd') | {chr(c) for c in range(0x20)} | {"\x7f"}
 _HTML_TYPES = frozenset(("text/html", "application/xhtml+xml"))
 MAX_EXTENSION = 16  # a longer "extension" after a cut name is not one
 

@@ -494,6 +494,9 @@ PROPERTY = settings(
 @example("http://./")
 @example("http://.../a/..")
 @example("http://..:8080/..%2f..%2fx")
+# A replacement character written as such (or as its UTF-8 escapes), found once by the strategy.
+@example("http://a/x%EF%BF%BD")
+@example("http://a/\ufffd")
 def test_property_every_component_is_safe(url: str) -> None:
     check_path(url_to_path(canonical_or_reject(url)))
 
