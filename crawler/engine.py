@@ -32,6 +32,7 @@ fetcher, bounded joins, parsers closed, summary and state written.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import sys
@@ -41,6 +42,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -483,7 +485,7 @@ class Watchdog:
         """Report the stuck fetchers now; returns their names."""
         now = time.monotonic()
         stuck = []
-        frames = sys._current_frames()
+        frames: dict[int, FrameType] | None = None
         for thread in self._threads:
             since, url = thread.busy_since, thread.busy_with
             if since is None or now - since < self._stall_after:
@@ -494,6 +496,8 @@ class Watchdog:
             stuck.append(thread.name)
             with self._counters.lock:
                 self._counters.stalls += 1
+            if frames is None:
+                frames = _current_frames()
             frame = frames.get(thread.ident or -1)
             stack = "".join(traceback.format_stack(frame, limit=8)) if frame else ""
             logger.warning(
@@ -504,6 +508,24 @@ class Watchdog:
                 stack,
             )
         return stuck
+
+
+def _current_frames() -> dict[int, FrameType]:
+    """`sys._current_frames()` with the garbage collector paused, asked only for a stuck thread.
+
+    On CPython 3.11 it builds its dict while holding the interpreter's lock on the thread list;
+    a collection inside it can run a finalizer (urllib3 closing a dropped pool's sockets) that
+    releases the GIL, and a thread exiting meanwhile takes the GIL and then waits for that lock:
+    both wait for ever. The stress runs of issue 11 caught exactly this (main thread in a
+    finalizer's `socket.close` under `Watchdog.check`, every other thread waiting) twice.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _snapshot(services: Services) -> Snapshot:
